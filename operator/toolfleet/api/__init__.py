@@ -1,0 +1,1 @@
+"""The toolfleet API: typed models of each custom resource, and their CRDs."""

@@ -1,0 +1,478 @@
+"""The ToolService API (toolfleet.io/v1alpha1): a specialist model service and its tools.
+
+These models are the single source of truth: `hack/gen-crds.py` turns them into
+the CRD in `crds/` and the chart. `x-kubernetes-validations` entries are CEL rules
+the API server enforces at `kubectl apply` time.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from toolfleet.api.common import (
+    TOOL_NAME_PATTERN,
+    ApiModel,
+    Condition,
+    LabelSelector,
+)
+
+KIND = "ToolService"
+PLURAL = "toolservices"
+SINGULAR = "toolservice"
+SHORT_NAMES = ["ts"]
+CATEGORIES = ["ai"]
+
+SEMVER_PATTERN = (
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
+MIG_PROFILE_PATTERN = r"^[1-7]g\.[0-9]+gb$"
+MAX_TOOLS = 64
+
+
+class Protocol(str, Enum):
+    """How routers call the service's tools."""
+
+    http = "http"
+    mcp = "mcp"
+
+
+class GPUSharing(str, Enum):
+    """How a pod shares the GPUs it is given."""
+
+    exclusive = "exclusive"
+    time_slicing = "timeSlicing"
+    mig = "mig"
+
+
+class Exposure(str, Enum):
+    """Who may discover and call a service's tools."""
+
+    public = "public"
+    internal = "internal"
+    private = "private"
+
+
+class RolloutStrategy(str, Enum):
+    """How a new revision replaces the old one."""
+
+    canary = "canary"
+    rolling = "rolling"
+
+
+class TrafficRouting(str, Enum):
+    """How canary traffic weights are enforced."""
+
+    replicas = "replicas"
+    gateway_api = "gatewayAPI"
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the service's namespace."""
+
+    name: str = Field(description="Name of the Secret.", min_length=1, max_length=253)
+    key: str = Field(description="Key within the Secret.", min_length=1, max_length=253)
+
+
+class EnvVar(ApiModel):
+    """An environment variable for the service container."""
+
+    model_config = {"json_schema_extra": {"x-kubernetes-validations": [{
+        "rule": "has(self.value) != has(self.secretKeyRef)",
+        "message": "set exactly one of value or secretKeyRef",
+    }]}}
+
+    name: str = Field(
+        description="Variable name.", min_length=1, max_length=256,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$",
+    )
+    value: str | None = Field(default=None, description="Literal value.", max_length=32768)
+    secret_key_ref: SecretKeyRef | None = Field(
+        default=None, description="Take the value from a Secret key instead of a literal."
+    )
+
+
+class Resources(ApiModel):
+    """CPU and memory for each service pod. Memory is both request and limit."""
+
+    cpu: str = Field(
+        default="250m", description="CPU request, e.g. 500m or 2.", pattern=QUANTITY_PATTERN,
+        max_length=32,
+    )
+    memory: str = Field(
+        default="256Mi", description="Memory request and limit, e.g. 512Mi or 4Gi.",
+        pattern=QUANTITY_PATTERN, max_length=32,
+    )
+
+
+class ModelRef(ApiModel):
+    """The model artifact the service loads at start-up."""
+
+    uri: str = Field(
+        description="Where the artifact lives (s3://, gs://, https://, pvc://<claim>/<path>, "
+        "or file:// inside the image). Passed to the container as TOOLFLEET_MODEL_URI.",
+        min_length=1, max_length=2048,
+    )
+    format: str | None = Field(
+        default=None, description="Artifact format, e.g. onnx, safetensors, joblib. "
+        "Passed as TOOLFLEET_MODEL_FORMAT.", max_length=64,
+    )
+
+
+class ToolAnnotations(ApiModel):
+    """MCP tool hints. They describe the tool to routers; they are not enforced."""
+
+    read_only_hint: bool | None = Field(
+        default=None, description="The tool does not modify its environment."
+    )
+    destructive_hint: bool | None = Field(
+        default=None, description="The tool may perform destructive updates."
+    )
+    idempotent_hint: bool | None = Field(
+        default=None, description="Calling the tool twice with the same input has no extra effect."
+    )
+    open_world_hint: bool | None = Field(
+        default=None, description="The tool interacts with entities outside the service."
+    )
+
+
+class InputSchema(ApiModel):
+    """A JSON Schema (2020-12) for a tool's arguments. Its root must be an object."""
+
+    model_config = {
+        "extra": "allow",
+        "json_schema_extra": {"x-kubernetes-preserve-unknown-fields": True},
+    }
+
+    type: Literal["object"] = Field(
+        description="Must be object: every vendor passes tool arguments as one JSON object."
+    )
+
+
+class Tool(ApiModel):
+    """One function-calling tool the service offers."""
+
+    name: str = Field(
+        description="Tool name, unique in the service; letters, digits, _ and -, "
+        "at most 64 characters, not starting with a digit or -.",
+        pattern=TOOL_NAME_PATTERN, max_length=64,
+    )
+    title: str | None = Field(default=None, description="Human-readable name.", max_length=128)
+    description: str = Field(
+        description="What the tool does and when to use it; routers show this to the model.",
+        min_length=1, max_length=4096,
+    )
+    path: str | None = Field(
+        default=None, description="HTTP path of the tool on the service (protocol http); "
+        "defaults to /tools/<name>.", pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$",
+        max_length=512,
+    )
+    input_schema: InputSchema = Field(description="JSON Schema of the arguments.")
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of the result, if the tool returns structured data."
+    )
+    annotations: ToolAnnotations | None = Field(default=None, description="MCP hints.")
+    timeout_seconds: int = Field(
+        default=30, ge=1, le=3600, description="How long a router should wait for a result."
+    )
+
+    def http_path(self) -> str:
+        """The path routers POST to for this tool."""
+        return self.path or f"/tools/{self.name}"
+
+
+class GPU(ApiModel):
+    """The GPUs each replica needs, and which nodes may provide them."""
+
+    model_config = {"json_schema_extra": {"x-kubernetes-validations": [
+        {"rule": "(self.sharing == 'mig') == has(self.migProfile)",
+         "message": "migProfile is required when sharing is mig, and only then",
+         "fieldPath": ".migProfile", "reason": "FieldValueInvalid"},
+        {"rule": "self.sharing != 'mig' || self.count == 1",
+         "message": "with sharing mig, count must be 1 (one MIG slice per replica)",
+         "fieldPath": ".count", "reason": "FieldValueInvalid"},
+    ]}}
+
+    count: int = Field(default=1, ge=1, le=16, description="GPUs (or MIG slices) per replica.")
+    products: list[str] = Field(
+        default_factory=list, max_length=16,
+        description="Acceptable values of the nvidia.com/gpu.product node label, "
+        "e.g. NVIDIA-A100-SXM4-80GB. Empty: any product.",
+    )
+    min_memory_mi_b: int | None = Field(
+        default=None, alias="minMemoryMiB", ge=1,
+        description="Least GPU memory in MiB, compared with the nvidia.com/gpu.memory node label.",
+    )
+    sharing: GPUSharing = Field(
+        default=GPUSharing.exclusive,
+        description="exclusive: whole GPUs (nvidia.com/gpu). timeSlicing: GPUs advertised by the "
+        "device plugin's time-slicing replicas (nvidia.com/gpu). mig: a MIG slice "
+        "(nvidia.com/mig-<migProfile>).",
+    )
+    mig_profile: str | None = Field(
+        default=None, pattern=MIG_PROFILE_PATTERN, max_length=16,
+        description="MIG profile such as 1g.10gb; required when sharing is mig.",
+    )
+    runtime_class_name: str | None = Field(
+        default=None, max_length=253,
+        description="RuntimeClass for the pods, e.g. nvidia, where the cluster uses one.",
+    )
+
+    def resource_name(self) -> str:
+        """The extended resource each replica requests."""
+        if self.sharing == GPUSharing.mig.value:
+            return f"nvidia.com/mig-{self.mig_profile}"
+        return "nvidia.com/gpu"
+
+
+class Autoscaling(ApiModel):
+    """Replica bounds and the targets of the HorizontalPodAutoscaler."""
+
+    model_config = {"json_schema_extra": {"x-kubernetes-validations": [{
+        "rule": "self.minReplicas <= self.maxReplicas",
+        "message": "minReplicas must not exceed maxReplicas",
+        "fieldPath": ".minReplicas", "reason": "FieldValueInvalid",
+    }]}}
+
+    min_replicas: int = Field(default=1, ge=1, le=1000, description="Fewest replicas.")
+    max_replicas: int = Field(default=3, ge=1, le=1000, description="Most replicas.")
+    target_cpu_utilization: int | None = Field(
+        default=70, ge=1, le=100, alias="targetCPUUtilization",
+        description="Average CPU utilisation (% of request) to hold; unset to not scale on CPU.",
+    )
+    target_in_flight_requests: int | None = Field(
+        default=None, ge=1, le=10000,
+        description="Average in-flight requests per pod to hold, read from the Pods metric "
+        "toolfleet_inflight_requests that the service exports (needs a custom metrics adapter).",
+    )
+    target_gpu_utilization: int | None = Field(
+        default=None, ge=1, le=100, alias="targetGPUUtilization",
+        description="Average GPU utilisation (%) to hold, read from the DCGM_FI_DEV_GPU_UTIL "
+        "Pods metric (needs DCGM exporter and a custom metrics adapter).",
+    )
+    scale_down_stabilization_seconds: int = Field(
+        default=300, ge=0, le=3600,
+        description="How long the autoscaler waits before removing replicas.",
+    )
+
+
+class CanaryStep(ApiModel):
+    """One step of a canary rollout."""
+
+    weight: int = Field(ge=1, le=100, description="Percent of traffic the canary receives.")
+    pause_seconds: int = Field(
+        default=60, ge=0, le=86400, description="How long to hold this weight before analysis."
+    )
+
+
+class Analysis(ApiModel):
+    """The metric checks run at the end of every canary step."""
+
+    prometheus_url: str = Field(
+        alias="prometheusURL", min_length=1, max_length=2048, pattern=r"^https?://",
+        description="Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.",
+    )
+    max_error_rate: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Largest acceptable fraction of canary requests that fail.",
+    )
+    max_p95_latency_ms: int | None = Field(
+        default=None, ge=1, alias="maxP95LatencyMs",
+        description="Largest acceptable 95th-percentile canary latency in milliseconds.",
+    )
+    interval_seconds: int = Field(
+        default=30, ge=5, le=3600, description="Window the queries look back over."
+    )
+    failure_limit: int = Field(
+        default=1, ge=0, le=100,
+        description="Failed analyses tolerated before the rollout rolls back.",
+    )
+
+
+class GatewayRef(ApiModel):
+    """The Gateway an HTTPRoute attaches to."""
+
+    name: str = Field(min_length=1, max_length=253, description="Gateway name.")
+    namespace: str | None = Field(
+        default=None, max_length=63, description="Gateway namespace; the service's by default."
+    )
+
+
+class Rollout(ApiModel):
+    """How a new revision reaches traffic."""
+
+    model_config = {"json_schema_extra": {"x-kubernetes-validations": [
+        {"rule": "self.steps.map(s, s.weight).isSorted() && "
+                 "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight))",
+         "message": "canary step weights must rise strictly from one step to the next",
+         "fieldPath": ".steps", "reason": "FieldValueInvalid"},
+        {"rule": "self.trafficRouting != 'gatewayAPI' || has(self.gatewayRef)",
+         "message": "gatewayRef is required when trafficRouting is gatewayAPI",
+         "fieldPath": ".gatewayRef", "reason": "FieldValueRequired"},
+    ]}}
+
+    strategy: RolloutStrategy = Field(
+        default=RolloutStrategy.rolling,
+        description="rolling: update pods in place. canary: run the new revision beside the "
+        "stable one and shift traffic by steps.",
+    )
+    steps: list[CanaryStep] = Field(
+        default_factory=lambda: [CanaryStep(weight=20), CanaryStep(weight=50)], max_length=20,
+        description="Canary steps, weights rising; promotion follows the last step.",
+    )
+    analysis: Analysis | None = Field(
+        default=None, description="Metric checks after each step; none means advance on time."
+    )
+    traffic_routing: TrafficRouting = Field(
+        default=TrafficRouting.replicas,
+        description="replicas: weight by replica ratio behind one Service. gatewayAPI: weight "
+        "by HTTPRoute backend weights.",
+    )
+    gateway_ref: GatewayRef | None = Field(
+        default=None, description="Gateway for the HTTPRoute (trafficRouting gatewayAPI)."
+    )
+    allow_breaking_schema_change: bool = Field(
+        default=False,
+        description="Let a rollout proceed although a tool's schema rejects input the stable "
+        "revision accepted.",
+    )
+
+
+class Caller(ApiModel):
+    """Pods allowed to call the service: both selectors must match."""
+
+    namespace_selector: LabelSelector | None = Field(
+        default=None, description="Namespaces of the callers; unset means the service's own."
+    )
+    pod_selector: LabelSelector | None = Field(
+        default=None, description="Caller pods; unset means every pod in those namespaces."
+    )
+
+
+class Access(ApiModel):
+    """Who may discover and call the service."""
+
+    exposure: Exposure = Field(
+        default=Exposure.internal,
+        description="public: in the default catalog, callable by any pod. internal: only in "
+        "catalogs that select internal tools, callable from allowedCallers and the same "
+        "namespace. private: in no catalog unless one selects private, callable only by "
+        "allowedCallers.",
+    )
+    allowed_callers: list[Caller] = Field(
+        default_factory=list, max_length=32,
+        description="Pods that may call the service in addition to the exposure's defaults.",
+    )
+
+
+class ToolServiceSpec(ApiModel):
+    """The desired state of a ToolService."""
+
+    model_config = {"json_schema_extra": {"x-kubernetes-validations": [{
+        "rule": "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))",
+        "message": "tool names must be unique within a ToolService",
+        "fieldPath": ".tools", "reason": "FieldValueDuplicate",
+    }]}}
+
+    version: str = Field(
+        description="Semantic version of the service, e.g. 1.4.0; shown in the catalog.",
+        pattern=SEMVER_PATTERN, max_length=128,
+    )
+    image: str = Field(description="Container image of the service.", min_length=1,
+                       max_length=1024)
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the service listens on.")
+    args: list[str] = Field(default_factory=list, max_length=64,
+                            description="Arguments to the container's entrypoint.")
+    env: list[EnvVar] = Field(default_factory=list, max_length=128,
+                              description="Environment variables.")
+    resources: Resources = Field(default_factory=Resources, description="CPU and memory.")
+    model: ModelRef | None = Field(default=None, description="Model artifact to load.")
+    protocol: Protocol = Field(
+        default=Protocol.http,
+        description="http: each tool is POST <path>. mcp: the service speaks MCP over "
+        "streamable HTTP at /mcp.",
+    )
+    health_path: str = Field(default="/healthz", pattern=r"^/", max_length=256,
+                             description="Liveness probe path.")
+    readiness_path: str = Field(default="/readyz", pattern=r"^/", max_length=256,
+                                description="Readiness probe path.")
+    tools: list[Tool] = Field(min_length=1, max_length=MAX_TOOLS,
+                              description="The tools the service offers.")
+    gpu: GPU | None = Field(default=None, description="GPUs per replica; unset for CPU only.")
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling,
+                                     description="Replica bounds and autoscaling targets.")
+    rollout: Rollout = Field(default_factory=Rollout, description="How new revisions roll out.")
+    access: Access = Field(default_factory=Access, description="Exposure and allowed callers.")
+
+
+class RolloutPhase(str, Enum):
+    """Where a canary rollout stands."""
+
+    progressing = "Progressing"
+    paused = "Paused"
+    promoted = "Promoted"
+    rolled_back = "RolledBack"
+    aborted = "Aborted"
+
+
+class RolloutStatus(ApiModel):
+    """The state of the current canary rollout, kept here so a restart loses nothing."""
+
+    revision: str = Field(description="Revision hash of the canary.")
+    version: str = Field(description="spec.version of the canary.")
+    weight: int = Field(ge=0, le=100, description="Percent of traffic the canary receives.")
+    step: int = Field(ge=0, description="Index of the current step.")
+    phase: RolloutPhase = Field(description="Progressing, Paused, Promoted, RolledBack, Aborted.")
+    step_started_at: str | None = Field(default=None, description="When this step began.")
+    failures: int = Field(default=0, ge=0, description="Failed analyses so far.")
+    message: str = Field(default="", description="Why the rollout is where it is.")
+
+
+class GPUStatus(ApiModel):
+    """What the GPU inventory says about this service."""
+
+    matching_nodes: list[str] = Field(default_factory=list,
+                                      description="Ready nodes that satisfy spec.gpu.")
+    schedulable_replicas: int = Field(default=0, ge=0,
+                                      description="Replicas that fit on those nodes now.")
+
+
+class ToolServiceStatus(ApiModel):
+    """The observed state of a ToolService."""
+
+    observed_generation: int | None = Field(default=None,
+                                            description="The generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list,
+                                        description="Ready, Progressing, Degraded, Schedulable, "
+                                        "RolloutHealthy.")
+    stable_version: str | None = Field(default=None, description="Version serving stable traffic.")
+    stable_revision: str | None = Field(default=None,
+                                        description="Revision hash serving stable traffic.")
+    canary_version: str | None = Field(default=None,
+                                       description="Version of the canary, while one runs.")
+    rollout: RolloutStatus | None = Field(default=None, description="The current canary rollout.")
+    replicas: int = Field(default=0, ge=0, description="Pods of all revisions.")
+    ready_replicas: int = Field(default=0, ge=0, description="Ready pods of all revisions.")
+    endpoint: str | None = Field(default=None, description="In-cluster URL of the service.")
+    tools: list[str] = Field(default_factory=list, description="Names of the tools offered.")
+    tool_count: int = Field(default=0, ge=0, description="How many tools are offered.")
+    gpu: GPUStatus | None = Field(default=None, description="GPU placement, for GPU services.")
+
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Version", "type": "string", "jsonPath": ".status.stableVersion",
+     "description": "Version serving stable traffic."},
+    {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status",
+     "description": "Whether the service is ready."},
+    {"name": "Canary", "type": "string", "jsonPath": ".status.canaryVersion",
+     "description": "Version under canary, if any."},
+    {"name": "Tools", "type": "integer", "jsonPath": ".status.toolCount",
+     "description": "Number of tools offered."},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+ScopeName = Literal["Namespaced"]
