@@ -20,3 +20,23 @@ TOOLSERVICE = CrdSpec(
 )
 
 ALL = [TOOLSERVICE]
+
+# Appended rather than folded into the list above so each kind's registration
+# stays one self-contained block.
+from toolfleet.api import toolcatalog  # noqa: E402
+
+TOOLCATALOG = CrdSpec(
+    kind=toolcatalog.KIND,
+    plural=toolcatalog.PLURAL,
+    singular=toolcatalog.SINGULAR,
+    spec_model=toolcatalog.ToolCatalogSpec,
+    status_model=toolcatalog.ToolCatalogStatus,
+    description="A tool catalog: the tools of the ToolServices it selects (by labels, "
+    "namespaces and exposure), published as ConfigMaps and on the catalog endpoint in the "
+    "formats LLM routers read.",
+    short_names=toolcatalog.SHORT_NAMES,
+    categories=toolcatalog.CATEGORIES,
+    printer_columns=toolcatalog.PRINTER_COLUMNS,
+)
+
+ALL.append(TOOLCATALOG)
