@@ -39,7 +39,12 @@ take() {
   return 1
 }
 
-need() { [ -x "$bindir/$1" ] || ! take "$1" "$2"; }
+# need NAME VERSION: true when NAME is neither cached nor found at the pinned version.
+need() {
+  [ -x "$bindir/$1" ] && return 1
+  take "$1" "$2" && return 1
+  return 0
+}
 
 k8s_ldflags() {
   local v=$KUBERNETES_VERSION minor

@@ -7,10 +7,10 @@ the API server enforces at `kubectl apply` time.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from toolfleet.api.common import (
     TOOL_NAME_PATTERN,
@@ -34,14 +34,14 @@ MIG_PROFILE_PATTERN = r"^[1-7]g\.[0-9]+gb$"
 MAX_TOOLS = 64
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     """How routers call the service's tools."""
 
     http = "http"
     mcp = "mcp"
 
 
-class GPUSharing(str, Enum):
+class GPUSharing(StrEnum):
     """How a pod shares the GPUs it is given."""
 
     exclusive = "exclusive"
@@ -49,7 +49,7 @@ class GPUSharing(str, Enum):
     mig = "mig"
 
 
-class Exposure(str, Enum):
+class Exposure(StrEnum):
     """Who may discover and call a service's tools."""
 
     public = "public"
@@ -57,14 +57,14 @@ class Exposure(str, Enum):
     private = "private"
 
 
-class RolloutStrategy(str, Enum):
+class RolloutStrategy(StrEnum):
     """How a new revision replaces the old one."""
 
     canary = "canary"
     rolling = "rolling"
 
 
-class TrafficRouting(str, Enum):
+class TrafficRouting(StrEnum):
     """How canary traffic weights are enforced."""
 
     replicas = "replicas"
@@ -81,10 +81,10 @@ class SecretKeyRef(ApiModel):
 class EnvVar(ApiModel):
     """An environment variable for the service container."""
 
-    model_config = {"json_schema_extra": {"x-kubernetes-validations": [{
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
         "rule": "has(self.value) != has(self.secretKeyRef)",
         "message": "set exactly one of value or secretKeyRef",
-    }]}}
+    }]})
 
     name: str = Field(
         description="Variable name.", min_length=1, max_length=256,
@@ -143,10 +143,10 @@ class ToolAnnotations(ApiModel):
 class InputSchema(ApiModel):
     """A JSON Schema (2020-12) for a tool's arguments. Its root must be an object."""
 
-    model_config = {
-        "extra": "allow",
-        "json_schema_extra": {"x-kubernetes-preserve-unknown-fields": True},
-    }
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
 
     type: Literal["object"] = Field(
         description="Must be object: every vendor passes tool arguments as one JSON object."
@@ -188,14 +188,14 @@ class Tool(ApiModel):
 class GPU(ApiModel):
     """The GPUs each replica needs, and which nodes may provide them."""
 
-    model_config = {"json_schema_extra": {"x-kubernetes-validations": [
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "(self.sharing == 'mig') == has(self.migProfile)",
          "message": "migProfile is required when sharing is mig, and only then",
          "fieldPath": ".migProfile", "reason": "FieldValueInvalid"},
         {"rule": "self.sharing != 'mig' || self.count == 1",
          "message": "with sharing mig, count must be 1 (one MIG slice per replica)",
          "fieldPath": ".count", "reason": "FieldValueInvalid"},
-    ]}}
+    ]})
 
     count: int = Field(default=1, ge=1, le=16, description="GPUs (or MIG slices) per replica.")
     products: list[str] = Field(
@@ -232,11 +232,11 @@ class GPU(ApiModel):
 class Autoscaling(ApiModel):
     """Replica bounds and the targets of the HorizontalPodAutoscaler."""
 
-    model_config = {"json_schema_extra": {"x-kubernetes-validations": [{
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
         "rule": "self.minReplicas <= self.maxReplicas",
         "message": "minReplicas must not exceed maxReplicas",
         "fieldPath": ".minReplicas", "reason": "FieldValueInvalid",
-    }]}}
+    }]})
 
     min_replicas: int = Field(default=1, ge=1, le=1000, description="Fewest replicas.")
     max_replicas: int = Field(default=3, ge=1, le=1000, description="Most replicas.")
@@ -305,7 +305,7 @@ class GatewayRef(ApiModel):
 class Rollout(ApiModel):
     """How a new revision reaches traffic."""
 
-    model_config = {"json_schema_extra": {"x-kubernetes-validations": [
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.steps.map(s, s.weight).isSorted() && "
                  "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight))",
          "message": "canary step weights must rise strictly from one step to the next",
@@ -313,7 +313,7 @@ class Rollout(ApiModel):
         {"rule": "self.trafficRouting != 'gatewayAPI' || has(self.gatewayRef)",
          "message": "gatewayRef is required when trafficRouting is gatewayAPI",
          "fieldPath": ".gatewayRef", "reason": "FieldValueRequired"},
-    ]}}
+    ]})
 
     strategy: RolloutStrategy = Field(
         default=RolloutStrategy.rolling,
@@ -372,11 +372,11 @@ class Access(ApiModel):
 class ToolServiceSpec(ApiModel):
     """The desired state of a ToolService."""
 
-    model_config = {"json_schema_extra": {"x-kubernetes-validations": [{
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
         "rule": "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))",
         "message": "tool names must be unique within a ToolService",
         "fieldPath": ".tools", "reason": "FieldValueDuplicate",
-    }]}}
+    }]})
 
     version: str = Field(
         description="Semantic version of the service, e.g. 1.4.0; shown in the catalog.",
@@ -409,7 +409,7 @@ class ToolServiceSpec(ApiModel):
     access: Access = Field(default_factory=Access, description="Exposure and allowed callers.")
 
 
-class RolloutPhase(str, Enum):
+class RolloutPhase(StrEnum):
     """Where a canary rollout stands."""
 
     progressing = "Progressing"
@@ -466,7 +466,8 @@ class ToolServiceStatus(ApiModel):
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Version", "type": "string", "jsonPath": ".status.stableVersion",
      "description": "Version serving stable traffic."},
-    {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status",
+    {"name": "Ready", "type": "string",
+     "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status",
      "description": "Whether the service is ready."},
     {"name": "Canary", "type": "string", "jsonPath": ".status.canaryVersion",
      "description": "Version under canary, if any."},

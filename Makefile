@@ -1,0 +1,54 @@
+# toolfleet: every set-up step a fresh machine needs is a target here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv binaries cluster-up cluster-down crds lint unit e2e test demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test,services]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with the project and its test dependencies
+
+binaries: ## find or build etcd, kube-*, kubectl, kwok and helm (cached in ~/.cache/toolfleet)
+	hack/binaries.sh
+
+cluster-up: ## start the local control plane; prints the KUBECONFIG to use
+	hack/cluster.sh up
+
+cluster-down: ## stop the local control plane and free its ports
+	hack/cluster.sh down
+
+crds: $(STAMP) ## regenerate the CRDs from the API models
+	$(PY) hack/gen-crds.py
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(VENV)/bin/ruff check operator tests hack
+	$(VENV)/bin/mypy
+
+unit: $(STAMP) ## unit tests: no cluster needed
+	$(PYTEST) -m 'not e2e' -q
+
+e2e: $(STAMP) binaries ## e2e tests against the local control plane (started if not up)
+	$(PYTEST) -m e2e -q
+
+test: $(STAMP) binaries lint ## everything CI runs: lint, unit and e2e tests
+	$(PYTEST) -q
+
+demo: $(STAMP) binaries ## the operator on the local cluster with the sample services
+	hack/demo.sh
+
+bench: $(STAMP) binaries ## benchmarks in hack/bench (ratios against baselines)
+	for b in hack/bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean: cluster-down ## remove the venv and local cluster state
+	rm -rf $(VENV) .cluster

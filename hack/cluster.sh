@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane as local processes, for development, the demo
+# and the e2e tests: etcd, kube-apiserver (secure serving, RBAC, the default
+# admission chain, service-account signing), kube-controller-manager (garbage
+# collector, Deployment/ReplicaSet, HPA, ...), kube-scheduler and kwok, which
+# keeps the fake nodes of hack/nodes.yaml Ready and runs scheduled pods.
+#
+#   hack/cluster.sh up       start (or find running) and wait until nodes are Ready
+#   hack/cluster.sh down     stop everything it started, free every port, remove state
+#   hack/cluster.sh status   say whether it is up, and where
+#   hack/cluster.sh env      print `export KUBECONFIG=...` for eval
+#
+# State lives in $TOOLFLEET_CLUSTER_DIR (default: .cluster/ in this checkout),
+# ports are picked free at `up`, so two checkouts run two clusters side by side.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+dir=${TOOLFLEET_CLUSTER_DIR:-$repo/.cluster}
+kubeconfig="$dir/kubeconfig"
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { printf 'cluster: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# alive PID: running, and not a zombie (orphans may wait to be reaped for a while).
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+
+pid_alive() { [ -f "$dir/pids/$1" ] && alive "$(cat "$dir/pids/$1")"; }
+
+is_up() {
+  [ -f "$dir/ports.env" ] || return 1
+  local c
+  for c in "${components[@]}"; do pid_alive "$c" || return 1; done
+  "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local limit=$1 what=$2 start=$SECONDS
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS - start < limit )) || { log "timed out after ${limit}s waiting for $what"; return 1; }
+    sleep 0.5
+  done
+}
+
+certs() {
+  local pki="$dir/pki"
+  mkdir -p "$pki"
+  [ -f "$pki/ca.crt" ] && return 0
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.crt \
+      -subj "/CN=toolfleet-local-ca" 2>/dev/null
+    # 10.0.0.1 is the in-cluster address of the kubernetes Service.
+    cat > apiserver.ext <<EOF
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1
+extendedKeyUsage=serverAuth
+EOF
+    signed() { # signed NAME SUBJECT EXTFILE
+      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -out "$1.crt" ${3:+-extfile "$3"} 2>/dev/null
+      rm -f "$1.csr"
+    }
+    printf 'extendedKeyUsage=clientAuth\n' > client.ext
+    signed apiserver "/CN=kube-apiserver" apiserver.ext
+    signed admin "/O=system:masters/CN=toolfleet-admin" client.ext
+    signed controller-manager "/CN=system:kube-controller-manager" client.ext
+    signed scheduler "/CN=system:kube-scheduler" client.ext
+    signed kwok "/O=system:masters/CN=kwok" client.ext
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+}
+
+write_kubeconfig() { # write_kubeconfig FILE USER
+  local file=$1 user=$2
+  cat > "$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: toolfleet-local
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: $user
+  user:
+    client-certificate: $dir/pki/$user.crt
+    client-key: $dir/pki/$user.key
+contexts:
+- name: toolfleet-local
+  context: {cluster: toolfleet-local, user: $user, namespace: default}
+current-context: toolfleet-local
+EOF
+}
+
+start() { # start NAME ARGS...
+  local name=$1
+  shift
+  # setsid: the process outlives the shell that started it (make, pytest), and
+  # `down` can end its whole group.
+  setsid "$bin/$name" "$@" >"$dir/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pids/$name"
+}
+
+up() {
+  if is_up; then
+    log "already up: KUBECONFIG=$kubeconfig"
+    return 0
+  fi
+  [ -d "$dir/pids" ] && down_quiet
+  mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
+  certs
+  local started=$SECONDS
+  {
+    echo "ETCD_PORT=$(free_port)"; echo "ETCD_PEER_PORT=$(free_port)"
+    echo "API_PORT=$(free_port)"; echo "KCM_PORT=$(free_port)"
+    echo "SCHED_PORT=$(free_port)"; echo "KWOK_PORT=$(free_port)"
+  } > "$dir/ports.env"
+  # shellcheck disable=SC1091
+  source "$dir/ports.env"
+  write_kubeconfig "$kubeconfig" admin
+  write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$dir/scheduler.kubeconfig" scheduler
+  write_kubeconfig "$dir/kwok.kubeconfig" kwok
+
+  start etcd --data-dir "$dir/etcd" --name local \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync --quota-backend-bytes 4294967296
+  wait_for 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+  local pki="$dir/pki"
+  start kube-apiserver \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --cert-dir "$dir/pki" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" \
+    --api-audiences https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --allow-privileged=false \
+    --profiling=false
+  wait_for 60 kube-apiserver "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
+
+  start kube-controller-manager \
+    --kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+    --root-ca-file "$pki/ca.crt" \
+    --service-account-private-key-file "$pki/sa.key" \
+    --use-service-account-credentials \
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+    --leader-elect=false \
+    --concurrent-gc-syncs 4 \
+    --horizontal-pod-autoscaler-sync-period 5s \
+    --profiling=false
+  start kube-scheduler \
+    --kubeconfig "$dir/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" \
+    --leader-elect=false --profiling=false
+  start kwok \
+    --kubeconfig "$dir/kwok.kubeconfig" \
+    --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+    --node-ip 127.0.0.1 \
+    --cidr 10.244.0.0/16 \
+    --server-address "127.0.0.1:$KWOK_PORT"
+
+  "$bin/kubectl" --kubeconfig "$kubeconfig" apply -f "$repo/hack/nodes.yaml" >/dev/null
+  wait_for 60 "all nodes Ready" all_nodes_ready
+  wait_for 60 "the default ServiceAccount (controller-manager running)" \
+    "$bin/kubectl" --kubeconfig "$kubeconfig" get serviceaccount default -n default
+  log "up in $((SECONDS - started))s: export KUBECONFIG=$kubeconfig"
+}
+
+all_nodes_ready() {
+  local want have
+  want=$("$bin/kubectl" --kubeconfig "$kubeconfig" get nodes -o name | wc -l)
+  have=$("$bin/kubectl" --kubeconfig "$kubeconfig" get nodes \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' \
+    | grep -c '^True$' || true)
+  [ "$want" -gt 0 ] && [ "$want" = "$have" ]
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+down_quiet() {
+  local c pid
+  for c in "${components[@]}"; do
+    [ -f "$dir/pids/$c" ] || continue
+    pid=$(cat "$dir/pids/$c")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for c in "${components[@]}"; do
+    [ -f "$dir/pids/$c" ] || continue
+    pid=$(cat "$dir/pids/$c")
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/pids/$c"
+  done
+  rm -rf "$dir/etcd" "$dir/ports.env"
+}
+
+down() {
+  [ -d "$dir" ] || { log "not running"; return 0; }
+  local ports=""
+  [ -f "$dir/ports.env" ] && ports=$(cut -d= -f2 "$dir/ports.env" | tr '\n' ' ')
+  down_quiet
+  local p
+  for p in $ports; do
+    wait_for 10 "port $p to be free" port_free "$p" || die "port $p is still in use"
+  done
+  log "down"
+}
+
+status() {
+  if is_up; then
+    # shellcheck disable=SC1091
+    source "$dir/ports.env"
+    echo "up: https://127.0.0.1:$API_PORT (KUBECONFIG=$kubeconfig)"
+  else
+    echo "down"
+    return 1
+  fi
+}
+
+case ${1:-} in
+  up|down|status) ;;
+  env) echo "export KUBECONFIG=$kubeconfig"; exit 0 ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac
+if [ "$1" = up ]; then
+  bin=$("$repo/hack/binaries.sh") || die "control-plane binaries are missing (see hack/binaries.sh)"
+else
+  bin=$("$repo/hack/binaries.sh" --check 2>/dev/null) || bin=$(dirname "$(command -v kubectl || echo /usr/bin/kubectl)")
+fi
+"$1"
