@@ -14,11 +14,14 @@ from typing import Any
 from toolfleet.catalog.model import Catalog, CatalogTool
 from toolfleet.catalog.schema import ANNOTATION_KEYWORDS, Finding, walk, without_keyword
 
-# The JSON Schema keywords Gemini documents for function and response schemas.
+# The keywords Gemini reads: those of its own Schema type (in JSON spelling) and
+# those its JSON Schema support documents. Others may be ignored.
 GEMINI_KEYWORDS = frozenset({
-    "$id", "$defs", "$ref", "$anchor", "type", "format", "title", "description", "enum",
-    "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "anyOf", "oneOf",
-    "properties", "additionalProperties", "required", "propertyOrdering",
+    "type", "format", "title", "description", "enum", "nullable", "default", "example",
+    "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "minLength",
+    "maxLength", "pattern", "properties", "required", "additionalProperties",
+    "minProperties", "maxProperties", "propertyOrdering", "anyOf", "oneOf", "$id", "$defs",
+    "$ref", "$anchor",
 })
 
 

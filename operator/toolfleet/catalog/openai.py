@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from toolfleet.catalog.model import Catalog, CatalogTool
 from toolfleet.catalog.schema import Finding, Path, resolve_local_ref
 
@@ -115,7 +117,7 @@ def arguments_from_strict(schema: Mapping[str, Any], arguments: Any) -> Any:
     where the original schema does not accept null there, the property is
     removed. Routers call this before forwarding a strict call to the service.
     """
-    return _strip_nulls(schema, arguments, schema, frozenset())
+    return _strip_nulls(schema, arguments, schema, Draft202012Validator(schema))
 
 
 def render_tool(tool: CatalogTool) -> dict[str, Any]:
@@ -195,7 +197,7 @@ class _StrictConverter:
             if not is_root:
                 self.refuse((*path, "$defs"), "'$defs' is only supported at the root in "
                             "strict mode")
-            else:
+            elif isinstance(node["$defs"], Mapping):
                 out["$defs"] = {
                     name: self.convert(sub, ("$defs", name), depth=1)
                     for name, sub in node["$defs"].items()
@@ -230,7 +232,9 @@ class _StrictConverter:
         if isinstance(kind, list) and len([k for k in kind if k != "null"]) > 1:
             self.refuse((*path, "type"), "a type list with several non-null types is not "
                         "supported in strict mode; use anyOf")
-        if not any(k in node for k in ("type", "anyOf", "$ref", "enum", "const")):
+        # Combinators strict mode refuses are reported once, as keywords.
+        if not any(k in node for k in ("type", "anyOf", "$ref", "enum", "const", "oneOf",
+                                       "allOf", "not")):
             self.refuse(path, "strict mode needs every value to declare a type "
                         "(or anyOf, $ref, enum, const)")
 
@@ -246,7 +250,9 @@ class _StrictConverter:
         elif additional is None and not properties and not is_root:
             self.refuse(path, "a free-form object (no properties) cannot be strict; declare "
                         "its properties")
-        required = node.get("required") or []
+        required = node.get("required")
+        if not isinstance(required, list):
+            required = []
         undeclared = [name for name in required if name not in properties]
         if undeclared:
             self.refuse((*path, "required"), f"required {undeclared} not declared in "
@@ -300,7 +306,8 @@ def _types_of(node: Mapping[str, Any]) -> set[str]:
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema, also accepting null, with exactly the same non-null values."""
     kind = schema.get("type")
-    if kind in _SCALAR_TYPES and not {"anyOf", "$ref", "const"} & set(schema):
+    if isinstance(kind, str) and kind in _SCALAR_TYPES \
+            and not {"anyOf", "$ref", "const"} & set(schema):
         # Keywords of other types do not apply to null, so widening type is exact.
         out = {**schema, "type": [kind, "null"]}
         if "enum" in out:
@@ -349,20 +356,13 @@ def _refs_in(node: Any, skip_defs: bool) -> set[str]:
     return found
 
 
-def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any], seen: frozenset[str]) -> Any:
+def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any], validator: Any) -> Any:
     if not isinstance(node, Mapping):
         return value
-    ref = node.get("$ref")
-    if isinstance(ref, str):
-        target = resolve_local_ref(root, ref)
-        merged = {**(target if isinstance(target, Mapping) else {}),
-                  **{k: v for k, v in node.items() if k != "$ref"}}
-        return _strip_nulls(merged, value, root, seen)
+    node = _resolved(node, root)
     any_of = node.get("anyOf")
     if isinstance(any_of, list):
-        branch = _branch_for(any_of, value, root)
-        if branch is not None:
-            value = _strip_nulls(branch, value, root, seen)
+        value = _strip_by_branch(any_of, value, root, validator)
     if isinstance(value, dict):
         properties = node.get("properties")
         if isinstance(properties, Mapping):
@@ -375,37 +375,36 @@ def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any], seen: frozenset
                 elif item is None and key not in required and not accepts_null(sub, root):
                     continue
                 else:
-                    out[key] = _strip_nulls(sub, item, root, seen)
+                    out[key] = _strip_nulls(sub, item, root, validator)
             return out
     if isinstance(value, list) and isinstance(node.get("items"), Mapping):
-        return [_strip_nulls(node["items"], item, root, seen) for item in value]
+        return [_strip_nulls(node["items"], item, root, validator) for item in value]
     return value
 
 
-def _branch_for(branches: list[Any], value: Any, root: Mapping[str, Any]) -> Any:
-    """The anyOf branch a value was most likely produced from (for objects: by keys)."""
+def _strip_by_branch(branches: list[Any], value: Any, root: Mapping[str, Any],
+                     validator: Any) -> Any:
+    """The value stripped as the first anyOf branch it then satisfies would strip it."""
     for branch in branches:
         resolved = _resolved(branch, root)
         if not isinstance(resolved, Mapping) or not _type_fits(resolved, value):
             continue
-        if isinstance(value, dict):
-            properties = resolved.get("properties") or {}
-            if not set(value) <= set(properties):
-                continue
-            if not set(resolved.get("required") or []) <= set(value):
-                continue
-            if any(isinstance(sub, Mapping) and "const" in sub and value.get(name) != sub["const"]
-                   for name, sub in properties.items() if name in value):
-                continue
-        return resolved
-    return None
+        stripped = _strip_nulls(resolved, value, root, validator)
+        if validator.evolve(schema=branch).is_valid(stripped):
+            return stripped
+    return value
 
 
 def _resolved(node: Any, root: Mapping[str, Any]) -> Any:
-    if isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-        target = resolve_local_ref(root, node["$ref"])
-        if isinstance(target, Mapping):
-            return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    """The node with its $ref (and the target's own, and so on) merged in."""
+    seen: set[str] = set()
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        target = resolve_local_ref(root, ref)
+        if ref in seen or not isinstance(target, Mapping):
+            break
+        seen.add(ref)
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
     return node
 
 

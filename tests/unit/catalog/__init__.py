@@ -1,0 +1,1 @@
+"""Tests of the catalog core: operator/toolfleet/catalog."""
