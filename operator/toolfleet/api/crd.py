@@ -112,7 +112,11 @@ def _convert(node: dict[str, Any], defs: dict[str, Any],
 
 
 def _add_factory_defaults(out: dict[str, Any], model: type[BaseModel]) -> None:
-    """Give nested objects `default: {}` so that their own defaults apply when omitted."""
+    """Default an omitted nested object to its fully defaulted value.
+
+    Not `default: {}`: the API server checks a default against the object's CEL
+    rules before nested defaults apply, so it must be complete.
+    """
     props = out.get("properties", {})
     for name, info in model.model_fields.items():
         key = info.alias or name
@@ -120,7 +124,8 @@ def _add_factory_defaults(out: dict[str, Any], model: type[BaseModel]) -> None:
             continue
         produced = info.default_factory()  # type: ignore[call-arg]
         if isinstance(produced, BaseModel):
-            props[key].setdefault("default", {})
+            props[key].setdefault("default", produced.model_dump(
+                by_alias=True, exclude_none=True, mode="json"))
         elif isinstance(produced, list) and produced:
             props[key].setdefault("default", [
                 item.model_dump(by_alias=True, exclude_none=True, mode="json")

@@ -241,8 +241,9 @@ class Autoscaling(ApiModel):
     min_replicas: int = Field(default=1, ge=1, le=1000, description="Fewest replicas.")
     max_replicas: int = Field(default=3, ge=1, le=1000, description="Most replicas.")
     target_cpu_utilization: int | None = Field(
-        default=70, ge=1, le=100, alias="targetCPUUtilization",
-        description="Average CPU utilisation (% of request) to hold; unset to not scale on CPU.",
+        default=None, ge=1, le=100, alias="targetCPUUtilization",
+        description="Average CPU utilisation (% of request) to hold. When no target at all is "
+        "set, 80 is used.",
     )
     target_in_flight_requests: int | None = Field(
         default=None, ge=1, le=10000,

@@ -1,0 +1,1 @@
+"""GPU placement: node inventory, matching, and the pod settings that place a replica."""

@@ -1,0 +1,1 @@
+"""Pure builders: from a ToolService to the child objects the operator applies."""

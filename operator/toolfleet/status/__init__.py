@@ -1,0 +1,1 @@
+"""Pure status decisions: conditions and what a ToolService reports."""
