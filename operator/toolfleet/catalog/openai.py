@@ -266,7 +266,9 @@ class _StrictConverter:
             converted[name] = child
         out["type"] = node.get("type", "object")
         out["properties"] = converted
-        out["required"] = list(properties)
+        # Sorted, as the published JSON sorts the properties: one text per schema
+        # whatever the order its keys arrived in.
+        out["required"] = sorted(properties)
         out["additionalProperties"] = False
 
     def convert_ref_with_siblings(self, node: Mapping[str, Any], path: Path,
