@@ -1,0 +1,87 @@
+"""Reading ToolService objects into catalog entries (operator/toolfleet/catalog/source.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolfleet.catalog.model import Endpoint, Track
+from toolfleet.catalog.source import EntryError, entry_from_body
+
+from .fixtures import READY, body
+
+
+def rollout(phase: str, weight: int = 20) -> dict[str, object]:
+    return {"revision": "c4n4ry0000", "version": "1.1.0", "weight": weight, "step": 0,
+            "phase": phase}
+
+
+def test_a_service_without_status_endpoint_is_reached_by_its_cluster_dns_name() -> None:
+    entry = entry_from_body(body("search", "ml", labels={"team": "ml"}), {"env": "prod"})
+    assert entry.key == "ml/search"
+    assert entry.labels == {"team": "ml"}
+    assert entry.namespace_labels == {"env": "prod"}
+    assert entry.ready is True
+    (stable,) = entry.endpoints
+    assert stable.url == "http://search.ml.svc.cluster.local:8080"
+    assert (stable.track, stable.version, stable.weight, stable.ready) == \
+        (Track.stable, "1.0.0", 100, True)
+    assert stable.revision is not None
+
+
+def test_status_endpoint_version_and_revision_win() -> None:
+    status = {"conditions": [READY], "endpoint": "http://search.ml:9000",
+              "stableVersion": "0.9.0", "stableRevision": "0123456789"}
+    (stable,) = entry_from_body(body("search", "ml", status=status), {}).endpoints
+    assert stable == Endpoint(url="http://search.ml:9000", track=Track.stable, version="0.9.0",
+                              revision="0123456789", weight=100, ready=True)
+
+
+@pytest.mark.parametrize("phase", ["Progressing", "Paused"])
+def test_a_running_canary_gets_its_weight_and_stable_keeps_the_rest(phase: str) -> None:
+    status = {"conditions": [READY], "stableVersion": "1.0.0", "stableRevision": "5tab1e0000",
+              "rollout": rollout(phase, weight=30)}
+    entry = entry_from_body(body("search", "ml", version="1.1.0", status=status), {})
+    assert entry.endpoints == [
+        Endpoint(url="http://search.ml.svc.cluster.local:8080", track=Track.stable,
+                 version="1.0.0", revision="5tab1e0000", weight=70, ready=True),
+        Endpoint(url="http://search-canary.ml.svc.cluster.local:8080", track=Track.canary,
+                 version="1.1.0", revision="c4n4ry0000", weight=30, ready=True),
+    ]
+
+
+@pytest.mark.parametrize("phase", ["Promoted", "RolledBack", "Aborted"])
+def test_a_finished_rollout_leaves_only_the_stable_endpoint(phase: str) -> None:
+    status = {"conditions": [READY], "rollout": rollout(phase)}
+    (stable,) = entry_from_body(body(status=status), {}).endpoints
+    assert stable.weight == 100
+
+
+def test_the_stable_version_of_a_canary_is_not_taken_from_the_canary_spec() -> None:
+    status = {"conditions": [READY], "rollout": rollout("Progressing")}
+    stable, _ = entry_from_body(body(version="1.1.0", status=status), {}).endpoints
+    assert stable.version == "unknown"
+    assert stable.revision is None
+
+
+@pytest.mark.parametrize("conditions", [
+    [], [{**READY, "status": "False"}], [{**READY, "status": "Unknown"}],
+    [{**READY, "type": "Progressing"}],
+])
+def test_ready_only_when_the_ready_condition_is_true(conditions: list[dict[str, str]]) -> None:
+    entry = entry_from_body(body(status={"conditions": conditions}), {})
+    assert entry.ready is False
+    assert all(not e.ready for e in entry.endpoints)
+
+
+def test_an_invalid_spec_names_the_service() -> None:
+    broken = body("search", "ml")
+    broken["spec"]["tools"][0]["inputSchema"] = {"type": "array"}
+    with pytest.raises(EntryError, match="toolservice ml/search: spec is invalid"):
+        entry_from_body(broken, {})
+
+
+def test_an_object_without_name_is_refused() -> None:
+    nameless = body()
+    del nameless["metadata"]["name"]
+    with pytest.raises(EntryError, match=r"lacks metadata\.name"):
+        entry_from_body(nameless, {})
