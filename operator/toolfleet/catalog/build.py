@@ -114,7 +114,7 @@ def _exclusion_reason(entry: ServiceEntry, tool: Tool, index: int,
     if not entry.ready and not include_unready:
         return ("the service is not Ready (its Ready condition is not True); it is published "
                 "once Ready, or now with includeUnready: true")
-    problems = errors(validate_tool(tool, f"spec.tools[{index}]"))
+    problems = errors(validate_tool(tool, f"spec.tools[{index}]", warnings=False))
     if not problems:
         return None
     quoted = "; ".join(str(p) for p in problems[:MAX_ERRORS_QUOTED])

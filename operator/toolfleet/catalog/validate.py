@@ -83,8 +83,13 @@ def errors(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == Severity.error]
 
 
-def validate_tool(tool: Tool | Mapping[str, Any], path: str = "tool") -> list[Problem]:
-    """Every problem of one tool (a Tool model or the dict a user wrote), errors first."""
+def validate_tool(tool: Tool | Mapping[str, Any], path: str = "tool", *,
+                  warnings: bool = True) -> list[Problem]:
+    """Every problem of one tool (a Tool model or the dict a user wrote), errors first.
+
+    With warnings=False only errors are looked for, which is all the catalog
+    builder needs to decide whether to publish the tool.
+    """
     data = _tool_wire(tool) if isinstance(tool, Tool) else tool
     problems = _check_name(data.get("name"), f"{path}.name")
     problems += _check_text(data, "title", path, required=False, limit=MAX_TITLE_CHARS)
@@ -98,14 +103,15 @@ def validate_tool(tool: Tool | Mapping[str, Any], path: str = "tool") -> list[Pr
     else:
         schema_problems = validate_input_schema(input_schema, input_path)
         problems += schema_problems
-        if not errors(schema_problems):
+        if warnings and not errors(schema_problems):
             problems += target_warnings(input_schema, input_path)
     output_schema = data.get("outputSchema")
     if output_schema is not None:
         output_path = f"{path}.outputSchema"
         output_problems = validate_schema(output_schema, output_path)
         problems += output_problems
-        if not errors(output_problems) and mcp.output_schema_for_mcp(output_schema) is None:
+        if warnings and not errors(output_problems) \
+                and mcp.output_schema_for_mcp(output_schema) is None:
             problems.append(Problem(
                 output_path, "MCP needs structured results to be objects, so the MCP catalog "
                 "leaves this outputSchema out; wrap the result in an object to keep it",
@@ -244,9 +250,11 @@ def _tool_wire(tool: Tool) -> dict[str, Any]:
 
 
 def _check_name(name: Any, path: str) -> list[Problem]:
-    if not isinstance(name, str) or not name:
+    if name is None or name == "":
         return [Problem(path, "is required; use letters, digits, _ and -, starting with a "
                         "letter or _")]
+    if not isinstance(name, str):
+        return [Problem(path, f"must be a string (got {_json_type(name)})")]
     if len(name) > MAX_NAME_CHARS:
         return [Problem(path, f"{name!r} is {len(name)} characters, over the limit of "
                         f"{MAX_NAME_CHARS}; shorten it")]

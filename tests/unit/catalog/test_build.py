@@ -105,6 +105,14 @@ def test_a_tool_with_an_invalid_schema_is_excluded_and_its_neighbours_are_not() 
                "list of them)")]
 
 
+def test_a_tool_with_only_warnings_is_published() -> None:
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+              "properties": {"q": {"type": "string", "minLength": 1}}}
+    catalog = build_default_catalog([entry(tools=[tool("warned", schema=draft7)])])
+    assert names(catalog) == ["warned"]
+    assert catalog.excluded == []
+
+
 def test_reject_leaves_every_colliding_tool_out_and_says_so() -> None:
     entries = [entry("alpha", tools=[tool("search"), tool("only_alpha")]),
                entry("beta", "team-b", [tool("search")])]
