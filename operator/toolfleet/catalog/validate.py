@@ -144,12 +144,16 @@ def validate_schema(schema: Any, path: str) -> list[Problem]:
         return [Problem(path, f"must be a JSON Schema object (got {_json_type(schema)})")]
     try:
         size = len(json.dumps(schema, separators=(",", ":"), allow_nan=False).encode())
+        depth = nesting_depth(schema)
     except (TypeError, ValueError) as error:
         return [Problem(path, f"is not plain JSON ({error}); use only JSON values")]
+    except RecursionError:
+        # Deeper than Python can walk: far past the limit below, and reported as it.
+        return [Problem(path, f"nests too deeply, over the limit of {MAX_SCHEMA_NESTING} "
+                        "levels; flatten it")]
     if size > MAX_SCHEMA_BYTES:
         return [Problem(path, f"is {size} bytes, over the limit of {MAX_SCHEMA_BYTES}; move "
                         "repeated parts into $defs or simplify it")]
-    depth = nesting_depth(schema)
     if depth > MAX_SCHEMA_NESTING:
         return [Problem(path, f"nests {depth} levels deep, over the limit of "
                         f"{MAX_SCHEMA_NESTING}; flatten it")]

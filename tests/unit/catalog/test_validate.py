@@ -9,6 +9,7 @@ import pytest
 from toolfleet.catalog.validate import (
     MAX_DESCRIPTION_CHARS,
     MAX_SCHEMA_BYTES,
+    MAX_SCHEMA_NESTING,
     Problem,
     Severity,
     errors,
@@ -109,6 +110,17 @@ def test_size_limits_are_named_with_their_numbers() -> None:
     assert problem.path == "tools[0].inputSchema"
     assert problem.message.endswith(f"over the limit of {MAX_SCHEMA_BYTES}; move repeated "
                                     "parts into $defs or simplify it")
+
+
+@pytest.mark.parametrize("levels", [MAX_SCHEMA_NESTING + 1, 5000])
+def test_deep_nesting_is_refused_without_crashing(levels: int) -> None:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "array", "items": schema}
+    schema = {"type": "object", "properties": {"deep": schema}}
+    (problem,) = errors(validate_tool(tool(schema=schema), "tools[0]"))
+    assert problem.path == "tools[0].inputSchema"
+    assert f"over the limit of {MAX_SCHEMA_NESTING}" in problem.message
 
 
 def test_a_missing_description_says_what_to_write() -> None:
