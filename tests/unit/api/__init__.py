@@ -1,0 +1,1 @@
+"""Tests of the typed API and its generated CRDs: operator/toolfleet/api."""
