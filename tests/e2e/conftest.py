@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.support import CLUSTER_SH, REPO, Cluster
+from tests.e2e.support import CLUSTER_SH, REPO, Cluster, Operator, free_port, wait_until
+
+# Short, so that tests can watch a resync happen; the default is minutes.
+RESYNC_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +44,62 @@ def namespace(cluster: Cluster) -> Iterator[str]:
         yield name
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def start_operator(cluster: Cluster, log_path: Path,
+                   extra_env: dict[str, str] | None = None) -> Operator:
+    """Start `toolfleet run` against the cluster and wait until it serves /readyz."""
+    import sys
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    env = {**cluster.env(), "TOOLFLEET_HTTP_PORT": str(port), "TOOLFLEET_HTTP_HOST": "127.0.0.1",
+           "TOOLFLEET_RESYNC_SECONDS": str(RESYNC_SECONDS), **(extra_env or {})}
+    log = log_path.open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "toolfleet.cli", "run"], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    op = Operator(process=process, port=port, log_path=log_path)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"operator exited {process.returncode}:\n{op.log()}")
+        try:
+            with urllib.request.urlopen(f"{op.url}/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
+    wait_until(ready, 60, "the operator to serve /readyz")
+    return op
+
+
+def stop_operator(op: Operator) -> None:
+    """SIGTERM, then SIGKILL if it does not stop in time."""
+    op.process.terminate()
+    try:
+        op.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        op.process.kill()
+        op.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> None:
+    """toolfleet's CRDs, installed from crds/ as a user would."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    for crd in sorted((REPO / "crds").glob("*.yaml")):
+        name = crd.name.removesuffix(".yaml")
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{name}")
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, crds: None) -> Iterator[Operator]:
+    """One operator process for the session."""
+    log_dir = REPO / ".cluster" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    op = start_operator(cluster, log_dir / "operator-e2e.log")
+    try:
+        yield op
+    finally:
+        stop_operator(op)

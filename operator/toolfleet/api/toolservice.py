@@ -376,7 +376,7 @@ class ToolServiceSpec(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [{
         "rule": "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))",
         "message": "tool names must be unique within a ToolService",
-        "fieldPath": ".tools", "reason": "FieldValueDuplicate",
+        "fieldPath": ".tools", "reason": "FieldValueInvalid",
     }]})
 
     version: str = Field(

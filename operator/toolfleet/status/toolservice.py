@@ -65,6 +65,9 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
     replicas, ready, wanted, up_to_date, failure = _deployment_facts(observed.deployment,
                                                                      observed.revision)
     conditions = list(current.conditions)
+    # The autoscaler raises a new Deployment to minReplicas a moment after it
+    # exists; until then the service is below its floor and not Ready.
+    wanted = max(wanted, spec.autoscaling.min_replicas, 1)
 
     fit = observed.fit
     if fit is None:
@@ -84,13 +87,13 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
         degraded = _cond("Degraded", False, "AsExpected", "", gen, now)
     conditions = set_condition(conditions, degraded)
 
-    rolled_out = up_to_date and ready >= max(wanted, 1)
+    rolled_out = up_to_date and ready >= wanted
     if rolled_out:
         progressing = _cond("Progressing", False, "RolloutComplete",
                             f"revision {observed.revision} runs {ready} ready replica(s)", gen, now)
     else:
         progressing = _cond("Progressing", True, "Deploying",
-                            f"revision {observed.revision}: {ready}/{max(wanted, 1)} replica(s) "
+                            f"revision {observed.revision}: {ready}/{wanted} replica(s) "
                             "ready", gen, now)
     conditions = set_condition(conditions, progressing)
 
@@ -103,7 +106,7 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
         ready_cond = _cond("Ready", False, "ApplyFailed", degraded.message, gen, now)
     else:
         ready_cond = _cond("Ready", False, "ReplicasNotReady",
-                           f"{ready}/{max(wanted, 1)} replica(s) ready", gen, now)
+                           f"{ready}/{wanted} replica(s) ready", gen, now)
     conditions = set_condition(conditions, ready_cond)
 
     return current.model_copy(update={
