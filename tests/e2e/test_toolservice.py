@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.e2e.conftest import RESYNC_SECONDS
 from tests.e2e.support import REPO, Cluster, Operator, wait_until
 
@@ -90,7 +89,8 @@ def test_children_match_the_spec_and_go_with_the_toolservice(
     children = {kind: cluster.get(kind, "text-stats", "-n", namespace) for kind in CHILD_KINDS}
     for kind, child in children.items():
         owner = child["metadata"]["ownerReferences"][0]
-        assert (owner["kind"], owner["uid"], owner["controller"]) == ("ToolService", uid, True), kind
+        assert (owner["kind"], owner["uid"], owner["controller"]) == \
+            ("ToolService", uid, True), kind
         assert child["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "toolfleet"
 
     pod = children["deployment"]["spec"]["template"]["spec"]

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.e2e.support import REPO, Cluster
 
 VALID: dict[str, Any] = yaml.safe_load(
