@@ -13,6 +13,7 @@ from toolfleet.resources.meta import (
     child_metadata,
     common_labels,
     selector_labels,
+    version_label,
 )
 
 STABLE = "stable"
@@ -35,7 +36,7 @@ def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str, track: 
     """
     pod_labels = {**common_labels(owner, "tool-service"), **selector_labels(owner, track),
                   REVISION_LABEL: revision}
-    pod_labels["app.kubernetes.io/version"] = spec.version.replace("+", "_")[:63]
+    pod_labels["app.kubernetes.io/version"] = version_label(spec.version)
     deployment_spec: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(owner, track)},
         "revisionHistoryLimit": 3,
@@ -82,7 +83,14 @@ def _env(owner: Owner, spec: ToolServiceSpec, revision: str, track: str) -> list
                 "name": var.secret_key_ref.name, "key": var.secret_key_ref.key}}})
         else:
             env.append({"name": var.name, "value": var.value or ""})
-    return env
+    # Server-side apply keys env by name and refuses a name twice, so a name set
+    # again (by the user over ours, or twice by the user) keeps only its last
+    # definition, which is also the one the kubelet would have used.
+    last: dict[str, dict[str, Any]] = {}
+    for entry in env:
+        last.pop(entry["name"], None)
+        last[entry["name"]] = entry
+    return list(last.values())
 
 
 def _pod_spec(owner: Owner, spec: ToolServiceSpec, revision: str, track: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,14 @@ class Owner:
                 "controller": True, "blockOwnerDeletion": True}
 
 
+def version_label(version: str) -> str:
+    """A semantic version as a label value: at most 63 characters, alphanumeric at both ends.
+
+    Semver allows `+` and identifiers that end in `-` (1.0.0-rc-), which a label may not.
+    """
+    return re.sub(r"[^-A-Za-z0-9_.]", "_", version)[:63].strip("-_.")
+
+
 def selector_labels(owner: Owner, track: str | None = None) -> dict[str, str]:
     """Labels that select this service's pods (of one track when given)."""
     labels = {SERVICE_LABEL: owner.name}
@@ -43,7 +52,7 @@ def common_labels(owner: Owner, component: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": owner.name,
         "app.kubernetes.io/instance": owner.name,
-        "app.kubernetes.io/version": owner.spec.version.replace("+", "_")[:63],
+        "app.kubernetes.io/version": version_label(owner.spec.version),
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "app.kubernetes.io/part-of": "toolfleet",
