@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Mapping
@@ -91,7 +92,8 @@ def api_client() -> client.ApiClient:
             try:
                 config.load_incluster_config()
             except config.ConfigException:
-                config.load_kube_config()
+                # Read KUBECONFIG now: the client's default was fixed at import time.
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
             _api_client = client.ApiClient()
         return _api_client
 
