@@ -1,0 +1,294 @@
+"""Canary analysis: the Prometheus queries run at the end of each step, and their verdict.
+
+Metrics, as the tool services export them (`services/common/toolfleet_service/metrics.py`):
+
+- `toolfleet_tool_requests_total`, a counter with labels `tool` and `outcome`
+  (`ok` or `error`);
+- `toolfleet_tool_request_duration_seconds`, a histogram with label `tool`.
+
+Assumption: Prometheus scrapes each service pod with the target labels
+`namespace`, `toolservice` (the ToolService name) and `revision` (the pod's
+revision hash), as the ServiceMonitor/PodMonitor relabelling that toolfleet
+documents sets them. The queries select the canary by these three labels and
+aggregate over tools.
+
+"No data" is explicit: a canary that served no requests in the window has no
+error rate and no latency. That is *inconclusive*, not a failure: the step is
+held and analysed again later (a canary without traffic never promotes on its
+own; promote it by hand with the rollout-control annotation). A Prometheus that
+cannot be reached is inconclusive too, with the reason in the message.
+
+Everything here is pure except `query_prometheus`, which is one HTTP GET.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from toolfleet.api.toolservice import Analysis
+
+REQUESTS_METRIC = "toolfleet_tool_requests_total"
+DURATION_METRIC = "toolfleet_tool_request_duration_seconds"
+# How long one query may take before the analysis gives up on it.
+QUERY_TIMEOUT_SECONDS = 10.0
+
+
+class Check(StrEnum):
+    """A measurement the analysis compares with a limit."""
+
+    error_rate = "errorRate"
+    p95_latency = "p95Latency"
+
+
+class Outcome(StrEnum):
+    """The verdict of one analysis."""
+
+    passed = "Passed"
+    failed = "Failed"
+    inconclusive = "Inconclusive"
+
+
+@dataclass(frozen=True)
+class AnalysisTarget:
+    """Which pods' metrics to query: one revision of one ToolService."""
+
+    namespace: str
+    toolservice: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant-query result."""
+
+    labels: Mapping[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What Prometheus answered to one check's query."""
+
+    check: Check
+    query: str
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One check's value (None: no data) against its limit."""
+
+    check: Check
+    query: str
+    value: float | None
+    limit: float
+
+    @property
+    def failed(self) -> bool:
+        """Whether the value is over the limit (no data never fails)."""
+        return self.value is not None and self.value > self.limit
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """The verdict, and the query and value that decided it."""
+
+    outcome: Outcome
+    message: str
+    query: str | None = None
+    value: float | None = None
+    measurements: tuple[Measurement, ...] = field(default=())
+
+    @classmethod
+    def inconclusive(cls, message: str) -> AnalysisResult:
+        """A result that neither passes nor fails, e.g. when Prometheus is unreachable."""
+        return cls(outcome=Outcome.inconclusive, message=message)
+
+
+class PrometheusError(Exception):
+    """Prometheus could not be queried, or answered something other than a result."""
+
+
+def build_queries(analysis: Analysis, target: AnalysisTarget) -> dict[Check, str]:
+    """The PromQL for each configured check, over the last `analysis.interval_seconds`.
+
+    The error rate is errors / all requests; with requests but no error series
+    it is 0, and with no requests it is no data. The p95 latency (seconds) is
+    asked for only when `maxP95LatencyMs` is set.
+    """
+    selector = (f'namespace="{_escape(target.namespace)}",'
+                f'toolservice="{_escape(target.toolservice)}",'
+                f'revision="{_escape(target.revision)}"')
+    window = f"{analysis.interval_seconds}s"
+    queries = {Check.error_rate: (
+        f'(sum(rate({REQUESTS_METRIC}{{{selector},outcome="error"}}[{window}])) or vector(0))'
+        f" / sum(rate({REQUESTS_METRIC}{{{selector}}}[{window}]))"
+    )}
+    if analysis.max_p95_latency_ms is not None:
+        queries[Check.p95_latency] = (
+            f"histogram_quantile(0.95, sum by (le) "
+            f"(rate({DURATION_METRIC}_bucket{{{selector}}}[{window}])))"
+        )
+    return queries
+
+
+def evaluate(analysis: Analysis, results: Sequence[QueryResult]) -> AnalysisResult:
+    """Turn query results into a verdict; a failure names the query and its value.
+
+    Any check over its limit fails the analysis. Otherwise, any check without
+    data (empty result or NaN, i.e. no requests in the window) makes it
+    inconclusive. A configured check missing from `results` counts as no data.
+    """
+    by_check = {result.check: result for result in results}
+    limits = {Check.error_rate: analysis.max_error_rate}
+    if analysis.max_p95_latency_ms is not None:
+        limits[Check.p95_latency] = analysis.max_p95_latency_ms / 1000
+    measurements = tuple(
+        Measurement(check=check, query=by_check[check].query if check in by_check else "",
+                    value=_value(by_check[check].samples) if check in by_check else None,
+                    limit=limit)
+        for check, limit in limits.items()
+    )
+    failed = [m for m in measurements if m.failed]
+    if failed:
+        first = failed[0]
+        return AnalysisResult(
+            outcome=Outcome.failed, query=first.query, value=first.value,
+            measurements=measurements,
+            message="; ".join(f"{_describe(m)} is over the limit {_limit(m)} "
+                              f"(query: {m.query})" for m in failed),
+        )
+    missing = [m for m in measurements if m.value is None]
+    if missing:
+        first = missing[0]
+        return AnalysisResult(
+            outcome=Outcome.inconclusive, query=first.query, measurements=measurements,
+            message=f"no canary traffic in the last {analysis.interval_seconds}s: "
+                    f"{_name(first.check)} has no data (query: {first.query})",
+        )
+    return AnalysisResult(
+        outcome=Outcome.passed, measurements=measurements,
+        query=measurements[0].query, value=measurements[0].value,
+        message="; ".join(f"{_describe(m)} is within the limit {_limit(m)}"
+                          for m in measurements),
+    )
+
+
+Fetch = Callable[[str, str, float], Sequence[Sample]]
+
+
+def measure(analysis: Analysis, target: AnalysisTarget, fetch: Fetch | None = None,
+            timeout: float = QUERY_TIMEOUT_SECONDS) -> AnalysisResult:
+    """Run the checks against `analysis.prometheus_url` and evaluate them.
+
+    `fetch` defaults to `query_prometheus`. An unreachable Prometheus gives an
+    inconclusive result (the step is held and retried), never a failure.
+    """
+    run = fetch or query_prometheus
+    results: list[QueryResult] = []
+    for check, promql in build_queries(analysis, target).items():
+        try:
+            samples = tuple(run(analysis.prometheus_url, promql, timeout))
+        except PrometheusError as err:
+            return AnalysisResult.inconclusive(f"analysis could not run: {err}")
+        results.append(QueryResult(check=check, query=promql, samples=samples))
+    return evaluate(analysis, results)
+
+
+def query_prometheus(url: str, promql: str, timeout: float = QUERY_TIMEOUT_SECONDS,
+                     ) -> list[Sample]:
+    """Run an instant query against the Prometheus HTTP API (`GET {url}/api/v1/query`).
+
+    Raises PrometheusError, with the URL and the reason, on network errors,
+    timeouts, HTTP errors and answers that are not a successful query result.
+    """
+    endpoint = f"{url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    request = urllib.request.Request(endpoint, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as err:
+        detail = _api_error(err.read()) or err.reason
+        raise PrometheusError(f"Prometheus at {url} answered HTTP {err.code}: {detail}") from err
+    except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
+        reason = getattr(err, "reason", err)
+        raise PrometheusError(
+            f"could not reach Prometheus at {url} ({reason}); check rollout.analysis."
+            "prometheusURL and that the operator may connect to it"
+        ) from err
+    return _parse(url, body)
+
+
+def _parse(url: str, body: bytes) -> list[Sample]:
+    try:
+        document = json.loads(body)
+    except ValueError as err:
+        raise PrometheusError(f"Prometheus at {url} answered something other than JSON") from err
+    if not isinstance(document, dict) or document.get("status") != "success":
+        detail = _api_error(body) or "no status"
+        raise PrometheusError(f"Prometheus at {url} did not run the query: {detail}")
+    data: Any = document.get("data") or {}
+    kind: Any = data.get("resultType")
+    result: Any = data.get("result")
+    try:
+        if kind == "vector":
+            return [Sample(labels=dict(item.get("metric") or {}), value=float(item["value"][1]))
+                    for item in result]
+        if kind == "scalar":
+            return [Sample(labels={}, value=float(result[1]))]
+    except (TypeError, KeyError, IndexError, ValueError) as err:
+        raise PrometheusError(f"Prometheus at {url} answered a malformed {kind}") from err
+    raise PrometheusError(f"Prometheus at {url} answered a {kind!r} result; the analysis "
+                          "queries expect an instant vector")
+
+
+def _api_error(body: bytes) -> str | None:
+    try:
+        document: Any = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and document.get("error"):
+        return f"{document.get('errorType', 'error')}: {document['error']}"
+    return None
+
+
+def _value(samples: Sequence[Sample]) -> float | None:
+    # The queries aggregate to one series; should there be more, judge by the worst.
+    values = [s.value for s in samples if not math.isnan(s.value)]
+    return max(values) if values else None
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _name(check: Check) -> str:
+    return "the error rate" if check is Check.error_rate else "the p95 latency"
+
+
+def _describe(measurement: Measurement) -> str:
+    if measurement.check is Check.error_rate:
+        return f"error rate {_number(measurement.value)}"
+    value = measurement.value
+    return f"p95 latency {_number(None if value is None else value * 1000)} ms"
+
+
+def _limit(measurement: Measurement) -> str:
+    if measurement.check is Check.error_rate:
+        return _number(measurement.limit)
+    return f"{_number(measurement.limit * 1000)} ms"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "no data"
+    return f"{value:.4g}"
