@@ -1,0 +1,671 @@
+"""The canary state machine, driven through whole rollouts by a small stand-in for the shell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolfleet.api.toolservice import (
+    Analysis,
+    CanaryStep,
+    InputSchema,
+    Rollout,
+    Tool,
+    ToolServiceSpec,
+    ToolServiceStatus,
+)
+from toolfleet.rollout.analysis import AnalysisResult, Outcome
+from toolfleet.rollout.canary import (
+    APPLIED_CONTROL_ANNOTATION,
+    CONTROL_ANNOTATION,
+    POLL_SECONDS,
+    AnalysisKey,
+    ControlAction,
+    ControlError,
+    Decision,
+    Observed,
+    RolloutControl,
+    StepAnalysis,
+    decide,
+    replica_split,
+)
+from toolfleet.rollout.compat import compare_tool_schemas
+from toolfleet.rollout.revision import revision_of
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+PROMETHEUS = "http://prometheus.monitoring:9090"
+QUERY = 'sum(rate(toolfleet_tool_requests_total{outcome="error"}[30s]))'
+
+
+def tool(required: list[str] | None = None) -> Tool:
+    schema = InputSchema.model_validate({
+        "type": "object", "properties": {"k": {"type": "integer"}}, "required": required or [],
+    })
+    return Tool(name="segment_customers", description="Segment customers.", input_schema=schema)
+
+
+def spec(version: str = "1.0.0", *, steps: tuple[tuple[int, int], ...] = ((20, 60), (50, 60)),
+         analysis: bool = False, failure_limit: int = 0, strategy: str = "canary",
+         allow_breaking: bool = False, required: list[str] | None = None) -> ToolServiceSpec:
+    return ToolServiceSpec(
+        version=version, image=f"toolfleet/segmenter:{version}", tools=[tool(required)],
+        rollout=Rollout(
+            strategy=strategy,
+            steps=[CanaryStep(weight=w, pause_seconds=p) for w, p in steps],
+            analysis=Analysis(prometheus_url=PROMETHEUS, interval_seconds=30,
+                              failure_limit=failure_limit) if analysis else None,
+            allow_breaking_schema_change=allow_breaking,
+        ),
+    )
+
+
+def passed() -> AnalysisResult:
+    return AnalysisResult(outcome=Outcome.passed, message="error rate 0 is within the limit 0.05",
+                          query=QUERY, value=0.0)
+
+
+def failed(value: float = 0.25) -> AnalysisResult:
+    return AnalysisResult(outcome=Outcome.failed, query=QUERY, value=value,
+                          message=f"error rate {value} is over the limit 0.05 (query: {QUERY})")
+
+
+def inconclusive() -> AnalysisResult:
+    return AnalysisResult.inconclusive("no canary traffic in the last 30s")
+
+
+class Metrics:
+    """Prometheus, as far as the tests need it: one verdict per analysis key.
+
+    Asking again for the same key (after a restart, say) gives the same verdict,
+    as the same window of real metrics would.
+    """
+
+    def __init__(self, *verdicts: AnalysisResult) -> None:
+        self.queue = list(verdicts)
+        self.answers: dict[AnalysisKey, AnalysisResult] = {}
+
+    def __call__(self, key: AnalysisKey) -> AnalysisResult:
+        if key not in self.answers:
+            self.answers[key] = self.queue.pop(0) if self.queue else passed()
+        return self.answers[key]
+
+
+@dataclass
+class Shell:
+    """What the kopf handler will do around `decide`, with the cluster reduced to flags.
+
+    Like the real handler, a reconcile that is asked to analyse runs the
+    analysis and decides again at once. Between reconciles nothing is kept but
+    `status` and `annotations` (and the stable spec, which the real operator
+    reads back from the stable Deployment).
+    """
+
+    spec: ToolServiceSpec
+    status: ToolServiceStatus = field(default_factory=ToolServiceStatus)
+    annotations: dict[str, str] = field(default_factory=dict)
+    stable_spec: ToolServiceSpec | None = None
+    canary_ready: bool = True
+    metrics: Metrics = field(default_factory=Metrics)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    analyses: list[AnalysisKey] = field(default_factory=list)
+    calls: list[tuple[ToolServiceStatus, Observed, datetime, Decision]] = field(
+        default_factory=list)
+    # Crash points, for restart tests: skip the annotation write, or die after
+    # being asked to analyse.
+    lose_annotation_write: bool = False
+    die_before_analysis: bool = False
+
+    def observe(self, analysis: StepAnalysis | None = None) -> Observed:
+        breaks = tuple(compare_tool_schemas(self.stable_spec.tools, self.spec.tools)) if (
+            self.stable_spec) else ()
+        return Observed(
+            desired_revision=revision_of(self.spec),
+            stable_revision=self.status.stable_revision,
+            canary_ready_replicas=1 if self.canary_ready else 0, canary_wanted_replicas=1,
+            analysis=analysis,
+            control=self.annotations.get(CONTROL_ANNOTATION),
+            applied_control=self.annotations.get(APPLIED_CONTROL_ANNOTATION),
+            incompatibilities=breaks, generation=3,
+        )
+
+    def decide_once(self, now: datetime, analysis: StepAnalysis | None = None) -> Decision:
+        observed = self.observe(analysis)
+        before = self.status
+        decision = decide(self.spec, self.status, observed, now)
+        self.calls.append((before, observed, now, decision))
+        self.status = decision.apply(self.status)
+        if decision.stable_revision == revision_of(self.spec):
+            self.stable_spec = self.spec
+        if decision.applied_control is not None and not self.lose_annotation_write:
+            self.annotations[APPLIED_CONTROL_ANNOTATION] = decision.applied_control
+        self.events += [(e.reason, e.message) for e in decision.events]
+        return decision
+
+    def reconcile(self, now: datetime) -> Decision:
+        decision = self.decide_once(now)
+        if decision.analyze is not None and not self.die_before_analysis:
+            self.analyses.append(decision.analyze)
+            result = StepAnalysis(decision.analyze, self.metrics(decision.analyze))
+            decision = self.decide_once(now, result)
+        return decision
+
+    def restarted(self) -> Shell:
+        """A new operator process: only what the API server stores carries over."""
+        return Shell(spec=self.spec, status=self.status, annotations=dict(self.annotations),
+                     stable_spec=self.stable_spec, canary_ready=self.canary_ready,
+                     metrics=self.metrics, events=list(self.events))
+
+    def control(self, action: str, nonce: str = "1") -> None:
+        self.annotations[CONTROL_ANNOTATION] = f"{action}:{nonce}"
+
+    def reasons(self) -> list[str]:
+        return [reason for reason, _ in self.events]
+
+    def condition(self, type_: str) -> tuple[str, str, str]:
+        found = next(c for c in self.status.conditions if c.type == type_)
+        return found.status, found.reason, found.message
+
+
+def deployed(stable: ToolServiceSpec, desired: ToolServiceSpec, **kwargs: Any) -> Shell:
+    """A shell whose service already runs `stable` and whose spec now asks for `desired`."""
+    shell = Shell(spec=stable, **kwargs)
+    shell.reconcile(T0 - timedelta(hours=1))
+    assert shell.status.stable_revision == revision_of(stable)
+    shell.spec = desired
+    shell.events.clear()
+    return shell
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+# -- whole rollouts ----------------------------------------------------------------
+
+
+def test_healthy_rollout_walks_every_step_to_promotion() -> None:
+    old = spec("1.0.0", steps=((10, 60), (50, 60), (80, 120)), analysis=True)
+    new = spec("1.1.0", steps=((10, 60), (50, 60), (80, 120)), analysis=True)
+    shell = deployed(old, new)
+    rev = revision_of(new)
+
+    first = shell.reconcile(at(0))
+    assert (first.canary_revision, first.canary_weight) == (rev, 10)
+    assert first.rollout is not None and first.rollout.step_started_at == "2026-03-01T12:00:00Z"
+    assert first.requeue_after == 60 and not first.run_analysis
+    assert first.stable_revision == revision_of(old)
+    assert shell.condition("Progressing")[:2] == ("True", "CanaryProgressing")
+
+    assert shell.reconcile(at(59)).requeue_after == 1
+    assert shell.analyses == []
+    second = shell.reconcile(at(60))
+    assert shell.analyses == [AnalysisKey(rev, 0, "2026-03-01T12:00:00Z")]
+    assert (second.rollout and second.rollout.step, second.canary_weight) == (1, 50)
+    assert second.requeue_after == 60
+
+    third = shell.reconcile(at(120))
+    assert third.canary_weight == 80 and third.requeue_after == 120
+    done = shell.reconcile(at(240))
+
+    assert done.promoted and done.rollout is not None
+    assert (done.rollout.phase, done.rollout.weight) == ("Promoted", 100)
+    assert (done.stable_revision, done.stable_version) == (rev, "1.1.0")
+    assert (done.canary_revision, done.canary_weight) == (None, 0)
+    assert len(shell.analyses) == 3
+    assert shell.reasons() == ["RolloutStarted", "CanaryStepAdvanced", "CanaryStepAdvanced",
+                               "CanaryPromoted"]
+    assert shell.status.stable_revision == rev and shell.status.canary_version is None
+    assert shell.condition("RolloutHealthy")[:2] == ("True", "CanaryPromoted")
+
+    after = shell.reconcile(at(10_000))
+    assert after.events == () and not after.promoted and after.requeue_after is None
+
+
+def test_without_analysis_steps_advance_on_time() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    assert shell.reconcile(at(0)).canary_weight == 20
+    assert shell.reconcile(at(30)).canary_weight == 20
+    assert shell.reconcile(at(60)).canary_weight == 50
+    done = shell.reconcile(at(120))
+    assert done.promoted and shell.analyses == []
+
+
+def test_a_step_waits_for_ready_canary_pods() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"), canary_ready=False)
+    shell.reconcile(at(0))
+    waiting = shell.reconcile(at(90))
+    assert waiting.canary_weight == 20 and waiting.requeue_after == POLL_SECONDS
+    assert waiting.rollout is not None and "waiting for its pods (0/1 ready)" in (
+        waiting.rollout.message)
+    shell.canary_ready = True
+    assert shell.reconcile(at(95)).canary_weight == 50
+
+
+def test_analysis_holds_a_step_at_least_one_interval() -> None:
+    shell = deployed(spec("1.0.0", analysis=True, steps=((20, 0), (50, 0))),
+                     spec("1.1.0", analysis=True, steps=((20, 0), (50, 0))))
+    assert shell.reconcile(at(0)).requeue_after == 30
+    shell.reconcile(at(29))
+    assert shell.analyses == []
+    shell.reconcile(at(30))
+    assert len(shell.analyses) == 1
+
+
+def test_failure_at_first_analysis_rolls_back() -> None:
+    shell = deployed(spec("1.0.0", analysis=True), spec("1.1.0", analysis=True),
+                     metrics=Metrics(failed(0.25)))
+    shell.reconcile(at(0))
+    back = shell.reconcile(at(60))
+
+    assert back.rolled_back and back.rollout is not None
+    assert (back.rollout.phase, back.rollout.weight, back.rollout.failures) == ("RolledBack", 0, 1)
+    assert (back.canary_revision, back.canary_weight) == (None, 0)
+    assert back.stable_revision == revision_of(spec("1.0.0", analysis=True))
+    status, reason, message = shell.condition("Degraded")
+    assert (status, reason) == ("True", "CanaryRolledBack")
+    assert QUERY in message and "0.25" in message
+    assert shell.condition("RolloutHealthy")[:2] == ("False", "AnalysisFailed")
+    assert shell.reasons()[-1] == "CanaryRolledBack"
+    assert [e.type for e in back.events] == ["Warning"]
+
+    later = shell.reconcile(at(5000))
+    assert later.events == () and later.rollout == back.rollout and later.requeue_after is None
+
+
+def test_failure_limit_is_respected() -> None:
+    shell = deployed(spec("1.0.0", analysis=True, failure_limit=2),
+                     spec("1.1.0", analysis=True, failure_limit=2),
+                     metrics=Metrics(failed(), failed(), passed(), failed()))
+    shell.reconcile(at(0))
+    one = shell.reconcile(at(60))
+    assert one.rollout is not None and (one.rollout.failures, one.rollout.step) == (1, 0)
+    assert one.rollout.step_started_at == "2026-03-01T12:01:00Z"  # the step holds again
+    assert one.canary_weight == 20 and one.requeue_after == 60
+    assert shell.condition("RolloutHealthy")[:2] == ("True", "AnalysisFailuresTolerated")
+
+    two = shell.reconcile(at(120))
+    assert two.rollout is not None and (two.rollout.failures, two.rollout.step) == (2, 0)
+    advanced = shell.reconcile(at(180))
+    assert advanced.rollout is not None
+    assert (advanced.rollout.step, advanced.rollout.failures) == (1, 2)
+
+    back = shell.reconcile(at(240))
+    assert back.rolled_back and back.rollout is not None and back.rollout.failures == 3
+    assert shell.reasons().count("AnalysisFailed") == 2
+
+
+def test_inconclusive_analysis_holds_the_step_without_counting() -> None:
+    shell = deployed(spec("1.0.0", analysis=True), spec("1.1.0", analysis=True),
+                     metrics=Metrics(inconclusive(), passed()))
+    shell.reconcile(at(0))
+    held = shell.reconcile(at(60))
+    assert held.rollout is not None and held.rollout.failures == 0 and held.rollout.step == 0
+    assert "inconclusive" in held.rollout.message and held.requeue_after == 60
+    assert shell.reconcile(at(120)).canary_weight == 50
+
+
+def test_a_stale_analysis_result_is_ignored() -> None:
+    shell = deployed(spec("1.0.0", analysis=True), spec("1.1.0", analysis=True))
+    shell.reconcile(at(0))
+    stale = StepAnalysis(AnalysisKey(revision_of(shell.spec), 0, "2026-03-01T11:00:00Z"), failed())
+    decision = shell.decide_once(at(60), stale)
+    assert decision.run_analysis and decision.rollout is not None
+    assert decision.rollout.failures == 0 and decision.events == ()
+
+
+# -- user controls -----------------------------------------------------------------
+
+
+def test_pause_and_resume_keep_the_time_already_held() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.control("pause")
+    paused = shell.reconcile(at(40))
+    assert paused.rollout is not None and paused.rollout.phase == "Paused"
+    assert paused.canary_weight == 20 and paused.requeue_after is None
+    assert paused.applied_control == "pause:1"
+    assert shell.condition("Progressing")[:2] == ("Unknown", "RolloutPaused")
+
+    idle = shell.reconcile(at(500))
+    assert idle.rollout == paused.rollout and idle.events == ()
+
+    shell.control("resume", "2")
+    resumed = shell.reconcile(at(500))
+    assert resumed.rollout is not None and resumed.rollout.phase == "Progressing"
+    assert resumed.rollout.step_started_at == "2026-03-01T12:07:40Z"  # 500 s - 40 s held
+    assert resumed.requeue_after == 20
+    assert shell.reconcile(at(519)).canary_weight == 20
+    assert shell.reconcile(at(520)).canary_weight == 50
+    assert shell.reasons() == ["RolloutStarted", "RolloutPaused", "RolloutResumed",
+                               "CanaryStepAdvanced"]
+
+
+def test_abort_keeps_the_stable_revision_and_resume_retries() -> None:
+    old, new = spec("1.0.0"), spec("1.1.0")
+    shell = deployed(old, new)
+    shell.reconcile(at(0))
+    shell.reconcile(at(60))
+    shell.control("abort")
+    aborted = shell.reconcile(at(70))
+    assert aborted.rollout is not None and aborted.rollout.phase == "Aborted"
+    assert (aborted.canary_revision, aborted.canary_weight) == (None, 0)
+    assert aborted.stable_revision == revision_of(old)
+    assert shell.condition("Degraded")[:2] == ("True", "RolloutAborted")
+    assert shell.reconcile(at(1000)).events == ()
+
+    shell.control("resume", "2")
+    retried = shell.reconcile(at(1000))
+    assert retried.rollout is not None and (retried.rollout.phase, retried.rollout.step) == (
+        "Progressing", 0)
+    assert retried.canary_weight == 20 and "retried" in shell.events[-1][1]
+
+
+def test_promote_now_skips_the_remaining_steps() -> None:
+    shell = deployed(spec("1.0.0", analysis=True), spec("1.1.0", analysis=True))
+    shell.reconcile(at(0))
+    shell.control("promote")
+    done = shell.reconcile(at(5))
+    assert done.promoted and done.stable_revision == revision_of(shell.spec)
+    assert done.rollout is not None and done.rollout.phase == "Promoted"
+    assert shell.analyses == []
+
+
+def test_a_control_is_applied_once_and_ignored_when_it_does_not_apply() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.control("resume")
+    ignored = shell.reconcile(at(1))
+    assert ignored.applied_control == "resume:1"
+    assert [e.reason for e in ignored.events] == ["RolloutControlIgnored"]
+    again = shell.reconcile(at(2))
+    assert again.applied_control is None and again.events == ()
+
+
+def test_a_stale_control_does_not_reach_the_next_rollout() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.control("promote")
+    assert shell.reconcile(at(1)).promoted
+    shell.spec = spec("1.2.0")
+    nxt = shell.reconcile(at(2))
+    assert nxt.rollout is not None and nxt.rollout.phase == "Progressing"
+    assert not shell.reconcile(at(3)).promoted
+
+
+def test_a_control_sent_with_a_new_revision_applies_to_the_new_rollout() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.control("pause")
+    started = shell.reconcile(at(0))
+    assert started.applied_control is None and started.rollout is not None
+    paused = shell.reconcile(at(1))
+    assert paused.rollout is not None and paused.rollout.phase == "Paused"
+
+
+def test_unreadable_controls_are_reported_once_with_the_fix() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.annotations[CONTROL_ANNOTATION] = "promote"
+    bad = shell.reconcile(at(1))
+    [event] = bad.events
+    assert event.type == "Warning" and "promote:$(date +%s)" in event.message
+    assert bad.applied_control == "promote" and not bad.promoted
+    assert shell.reconcile(at(2)).events == ()
+
+
+@pytest.mark.parametrize(("value", "fix"), [
+    ("promote", "add a nonce"),
+    ("promote:", "add a nonce"),
+    ("rollback:1", "must be one of pause, resume, abort, promote"),
+])
+def test_control_parsing_errors_carry_the_fix(value: str, fix: str) -> None:
+    with pytest.raises(ControlError, match=fix):
+        RolloutControl.parse(value)
+
+
+def test_control_parsing_keeps_colons_in_the_nonce() -> None:
+    assert RolloutControl.parse("pause:2026-03-01T12:00:00Z") == RolloutControl(
+        ControlAction.pause, "2026-03-01T12:00:00Z")
+
+
+# -- schema changes, strategy and revisions ----------------------------------------
+
+
+def test_a_breaking_schema_change_blocks_before_step_one() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0", required=["k"]))
+    blocked = shell.reconcile(at(0))
+    assert blocked.rollout is not None
+    assert (blocked.rollout.step_started_at, blocked.rollout.weight) == (None, 0)
+    assert (blocked.canary_revision, blocked.canary_weight) == (None, 0)
+    status, reason, message = shell.condition("Progressing")
+    assert (status, reason) == ("False", "BreakingSchemaChange")
+    assert "tool 'segment_customers': input property 'k' became required" in message
+    assert "$.required" in message and "allowBreakingSchemaChange" in message
+    assert shell.condition("Degraded")[:2] == ("True", "BreakingSchemaChange")
+    assert shell.reasons() == ["BreakingSchemaChange"]
+
+    assert shell.reconcile(at(600)).events == ()
+    shell.control("promote")
+    assert not shell.reconcile(at(601)).promoted
+
+    shell.spec = spec("1.1.0", required=["k"], allow_breaking=True)
+    started = shell.reconcile(at(700))
+    assert started.canary_weight == 20
+
+
+def test_a_breaking_schema_change_may_be_allowed() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0", required=["k"], allow_breaking=True))
+    started = shell.reconcile(at(0))
+    assert started.canary_weight == 20
+    assert [e.reason for e in started.events] == ["RolloutStarted", "BreakingSchemaChange"]
+    assert started.events[1].type == "Warning" and "became required" in started.events[1].message
+
+
+def test_rolling_strategy_makes_the_new_revision_stable_directly() -> None:
+    shell = deployed(spec("1.0.0", strategy="rolling"), spec("1.1.0", strategy="rolling"))
+    decision = shell.reconcile(at(0))
+    assert decision.rollout is None and decision.canary_revision is None
+    assert (decision.stable_revision, decision.stable_version) == (revision_of(shell.spec),
+                                                                   "1.1.0")
+    assert shell.reasons() == ["RevisionDeployed"]
+
+
+def test_rolling_strategy_still_refuses_a_breaking_change() -> None:
+    old = spec("1.0.0", strategy="rolling")
+    shell = deployed(old, spec("1.1.0", strategy="rolling", required=["k"]))
+    held = shell.reconcile(at(0))
+    assert held.stable_revision == revision_of(old)
+    assert shell.condition("Progressing")[:2] == ("False", "BreakingSchemaChange")
+    assert shell.reconcile(at(1)).events == ()
+
+
+def test_the_first_revision_becomes_stable_without_a_canary() -> None:
+    shell = Shell(spec=spec("1.0.0"))
+    first = shell.reconcile(T0)
+    assert first.rollout is None and first.stable_revision == revision_of(shell.spec)
+    assert shell.condition("RolloutHealthy")[:2] == ("True", "Stable")
+
+
+def test_a_new_revision_mid_rollout_restarts_with_the_newest() -> None:
+    shell = deployed(spec("1.0.0", analysis=True, failure_limit=3),
+                     spec("1.1.0", analysis=True, failure_limit=3),
+                     metrics=Metrics(failed()))
+    shell.reconcile(at(0))
+    assert shell.reconcile(at(60)).rollout.failures == 1  # type: ignore[union-attr]
+    shell.spec = spec("1.2.0", analysis=True, failure_limit=3)
+    restarted = shell.reconcile(at(70))
+    assert restarted.rollout is not None
+    assert (restarted.rollout.revision, restarted.rollout.version) == (revision_of(shell.spec),
+                                                                       "1.2.0")
+    assert (restarted.rollout.step, restarted.rollout.failures) == (0, 0)
+    assert restarted.canary_revision == revision_of(shell.spec)
+    assert [e.reason for e in restarted.events] == ["RolloutRestarted", "RolloutStarted"]
+
+
+def test_reverting_the_spec_mid_rollout_drops_the_canary() -> None:
+    old = spec("1.0.0")
+    shell = deployed(old, spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.spec = old
+    dropped = shell.reconcile(at(10))
+    assert dropped.rollout is not None and dropped.rollout.phase == "Aborted"
+    assert "reverted" in dropped.rollout.message
+    assert (dropped.canary_revision, dropped.stable_revision) == (None, revision_of(old))
+    assert [e.reason for e in dropped.events] == ["CanaryDropped"]
+    assert all(c.type != "Degraded" for c in dropped.conditions)
+    assert shell.condition("RolloutHealthy")[:2] == ("True", "Stable")
+
+
+def test_now_must_carry_a_timezone() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        decide(shell.spec, shell.status, shell.observe(), datetime(2026, 3, 1))
+
+
+# -- restarts ------------------------------------------------------------------------
+
+# name: (spec options, analysis verdicts in order, [(seconds, control set just before)])
+SCENARIOS: dict[str, tuple[dict[str, Any], list[AnalysisResult], list[tuple[int, str | None]]]] = {
+    "healthy": ({"analysis": True, "failure_limit": 1},
+                [failed(), passed(), inconclusive(), passed()],
+                [(t, None) for t in (0, 30, 60, 90, 120, 180, 240, 300, 400)]),
+    "failing": ({"analysis": True, "failure_limit": 1, "steps": ((20, 60), (50, 60), (80, 60))},
+                [passed(), failed(), failed()],
+                [(t, None) for t in (0, 60, 61, 120, 150, 180, 240, 300)]),
+    "paused": ({}, [],
+               [(0, None), (20, "pause"), (50, None), (300, "resume"), (330, None),
+                (340, None), (400, "promote"), (401, None)]),
+    "aborted": ({"analysis": True}, [],
+                [(0, None), (60, None), (61, "abort"), (90, None), (100, "resume"), (160, None),
+                 (220, None), (221, None)]),
+    "rolled back and retried": ({"analysis": True}, [failed(), passed(), passed()],
+                                [(0, None), (60, None), (70, "resume"), (130, None),
+                                 (190, None)]),
+}
+
+
+def run(name: str, restart_at: int | None = None, crash: str | None = None) -> Shell:
+    """Play a scenario; before call `restart_at` the operator restarts, after a `crash`."""
+    options, verdicts, script = SCENARIOS[name]
+    shell = deployed(spec("1.0.0", **options), spec("1.1.0", **options),
+                     metrics=Metrics(*verdicts))
+    for index, (seconds, control) in enumerate(script):
+        if control is not None:
+            shell.control(control, nonce=str(index))
+        if index == restart_at:
+            if crash == "annotation":
+                shell.lose_annotation_write = True
+            if crash == "analysis":
+                shell.die_before_analysis = True
+            shell.reconcile(at(seconds))
+            shell = shell.restarted()
+        else:
+            shell.reconcile(at(seconds))
+    return shell
+
+
+def transitions(shell: Shell) -> list[str]:
+    return [reason for reason in shell.reasons() if reason != "RolloutControlIgnored"]
+
+
+def test_the_scenarios_reach_their_intended_ends() -> None:
+    ends = {name: run(name).status.rollout for name in SCENARIOS}
+    assert {name: r.phase if r else None for name, r in ends.items()} == {
+        "healthy": "Promoted", "failing": "RolledBack", "paused": "Promoted",
+        "aborted": "Promoted", "rolled back and retried": "Promoted"}
+    assert "RolloutAborted" in transitions(run("aborted"))
+    assert "CanaryRolledBack" in transitions(run("rolled back and retried"))
+    assert "AnalysisInconclusive" in transitions(run("healthy"))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_feeding_a_decision_back_with_the_same_clock_changes_nothing(name: str) -> None:
+    shell = run(name)
+    for before, observed, now, decision in shell.calls:
+        status = decision.apply(before)
+        promoted = status.stable_revision == observed.desired_revision
+        again_observed = replace(
+            observed, stable_revision=status.stable_revision,
+            applied_control=decision.applied_control or observed.applied_control,
+            incompatibilities=() if promoted else observed.incompatibilities)
+        again = decide(shell.spec, status, again_observed, now)
+        assert again.events == (), (before.rollout, decision.rollout)
+        assert again.rollout == decision.rollout
+        assert (again.stable_revision, again.canary_weight) == (decision.stable_revision,
+                                                                decision.canary_weight)
+        assert not again.promoted and not again.rolled_back
+        assert again.applied_control is None
+        assert again.analyze == decision.analyze
+        assert again.apply(status) == status
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_restart_at_any_point_ends_where_an_uninterrupted_run_does(name: str) -> None:
+    reference = run(name)
+    for restart_at in range(len(SCENARIOS[name][2])):
+        restarted = run(name, restart_at=restart_at)
+        assert restarted.status == reference.status, restart_at
+        assert restarted.annotations == reference.annotations
+        assert restarted.events == reference.events
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_crash_before_recording_a_control_does_not_apply_it_twice(name: str) -> None:
+    reference = run(name)
+    for restart_at in range(len(SCENARIOS[name][2])):
+        crashed = run(name, restart_at=restart_at, crash="annotation")
+        assert crashed.status == reference.status, restart_at
+        assert crashed.annotations == reference.annotations
+        assert transitions(crashed) == transitions(reference)
+
+
+# With controls at fixed times, a delayed analysis may meet a control it would
+# have missed; the claim is about the clock alone.
+@pytest.mark.parametrize("name", [n for n, (_, _, script) in SCENARIOS.items()
+                                  if not any(control for _, control in script)])
+def test_a_crash_before_an_analysis_only_delays_it(name: str) -> None:
+    reference = run(name)
+    for restart_at in range(len(SCENARIOS[name][2])):
+        crashed = run(name, restart_at=restart_at, crash="analysis")
+        assert crashed.status.rollout is not None and reference.status.rollout is not None
+        assert crashed.status.rollout.phase == reference.status.rollout.phase, restart_at
+        assert crashed.status.stable_revision == reference.status.stable_revision
+        assert transitions(crashed) == transitions(reference), restart_at
+
+
+# -- replica split -----------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 500), st.integers(0, 100))
+def test_replica_split_adds_up_and_respects_the_floors(total: int, weight: int) -> None:
+    stable, canary = replica_split(total, weight)
+    assert stable + canary == total and stable >= 0 and canary >= 0
+    if total >= 2 and 0 < weight < 100:
+        assert canary >= 1 and stable >= 1
+    if weight == 0:
+        assert canary == 0
+    if weight == 100:
+        assert stable == 0
+    if 0 < weight < 100 and total >= 2:
+        assert canary >= min(-(-total * weight // 100), total - 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 200), st.integers(0, 99))
+def test_replica_split_gives_the_canary_more_as_the_weight_rises(total: int, weight: int) -> None:
+    assert replica_split(total, weight)[1] <= replica_split(total, weight + 1)[1]
+
+
+def test_replica_split_examples() -> None:
+    assert replica_split(10, 25) == (7, 3)
+    assert replica_split(3, 1) == (2, 1)
+    assert replica_split(3, 99) == (1, 2)
+    assert replica_split(1, 50) == (1, 0)
+    assert replica_split(0, 50) == (0, 0)
+    with pytest.raises(ValueError, match="percentage"):
+        replica_split(3, 101)
