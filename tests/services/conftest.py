@@ -7,13 +7,18 @@ so the limit tests need no large payloads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 
+import anyio
+import mcp_types
 import numpy as np
 import pytest
+from mcp import Client
 from toolfleet_service.local import LocalService
+
+T = TypeVar("T")
 
 # Small limits, so that "too many rows" and "body too large" are cheap to send.
 TEST_LIMITS = {"TOOLFLEET_MAX_ROWS": "500", "TOOLFLEET_MAX_BODY_BYTES": "200000"}
@@ -95,3 +100,40 @@ def anomaly_detector() -> Iterator[LocalService]:
     """A running anomaly-detector process."""
     with LocalService("anomaly_detector", env=TEST_LIMITS) as service:
         yield service
+
+
+class McpCaller:
+    """The official MCP SDK client, against a service's /mcp endpoint.
+
+    `mode="auto"` negotiates the newest protocol; "legacy" uses the initialize
+    handshake that older clients speak.
+    """
+
+    def __init__(self, mode: Literal["auto", "legacy"] = "auto") -> None:
+        self.mode: Literal["auto", "legacy"] = mode
+
+    def list_tools(self, url: str) -> list[mcp_types.Tool]:
+        """tools/list."""
+        async def work(client: Client) -> list[mcp_types.Tool]:
+            return (await client.list_tools()).tools
+        return self._session(url, work)
+
+    def call_tool(self, url: str, name: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
+        """tools/list, then tools/call, in one session, as a router would."""
+        async def work(client: Client) -> mcp_types.CallToolResult:
+            await client.list_tools()
+            return await client.call_tool(name, arguments)
+        return self._session(url, work)
+
+    def _session(self, url: str, work: Callable[[Client], Awaitable[T]]) -> T:
+        async def main() -> T:
+            async with Client(f"{url}/mcp", mode=self.mode, read_timeout_seconds=60) as client:
+                return await work(client)
+        return anyio.run(main)
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mcp_caller(request: pytest.FixtureRequest) -> McpCaller:
+    """An MCP client, once negotiating the newest protocol and once the legacy handshake."""
+    mode: Literal["auto", "legacy"] = request.param
+    return McpCaller(mode)

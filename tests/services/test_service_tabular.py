@@ -40,6 +40,8 @@ def test_named_features_are_used_as_named() -> None:
     [
         ([{"x": 1.0}, {"x": "12.5"}], {"numeric": ["x"]}, "records[1].x",
          "send numbers unquoted"),
+        # Inferred: mostly numbers, so the one string is the mistake.
+        ([{"x": 1.0}, {"x": 2.0}, {"x": "3"}], {}, "records[2].x", "expected a number"),
         ([{"x": 1.0}, {"y": 2.0}], {"numeric": ["x"]}, "records[1].x", "missing"),
         ([{"x": 1.0}, {"x": None}], {}, "records[1].x", "missing"),
         ([{"x": 1.0}, {"x": True}], {"numeric": ["x"]}, "records[1].x", "expected a number"),

@@ -16,7 +16,7 @@ class ScoreAnomaliesInput(ToolModel):
     numeric_features: FeatureNames | None = Field(
         default=None,
         description="Keys to treat as numbers, e.g. amount. With neither this nor "
-        "categorical_features, every key but id_field is used: numeric where all values are "
+        "categorical_features, every key but id_field is used: numeric where most values are "
         "numbers, categorical otherwise.",
     )
     categorical_features: FeatureNames | None = Field(

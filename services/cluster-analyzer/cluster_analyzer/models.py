@@ -18,7 +18,7 @@ class SegmentCustomersInput(ToolModel):
     numeric_features: FeatureNames | None = Field(
         default=None,
         description="Keys to treat as numbers (scaled to unit variance). With neither this "
-        "nor categorical_features, every key but id_field is used: numeric where all values "
+        "nor categorical_features, every key but id_field is used: numeric where most values "
         "are numbers, categorical otherwise.",
     )
     categorical_features: FeatureNames | None = Field(

@@ -79,7 +79,7 @@ def build_feature_table(
     """Columns from `records`.
 
     With neither `numeric` nor `categorical` given, the features are every key
-    seen in the records except `id_field`: numeric where every value is a number,
+    seen in the records except `id_field`: numeric where most values are numbers,
     categorical otherwise. Given either, exactly the named features are used.
     """
     if numeric is None and categorical is None:
@@ -146,15 +146,25 @@ def build_feature_table(
 def _infer_features(
     records: Sequence[Mapping[str, Any]], id_field: str | None
 ) -> tuple[list[str], list[str]]:
-    seen: dict[str, bool] = {}  # feature -> every value so far is a number
+    # A feature is numeric when most of its values are numbers: then a stray
+    # "12.5" is reported as a misplaced string rather than turning the whole
+    # column into categories.
+    numbers: dict[str, int] = {}  # insertion order: first seen first
+    others: dict[str, int] = {}
     for record in records:
         for key, value in record.items():
             if key == id_field:
                 continue
-            numeric_value = _is_number(value) or value is None
-            seen[key] = seen.get(key, True) and numeric_value
-    numeric = [key for key, is_numeric in seen.items() if is_numeric]
-    categorical = [key for key, is_numeric in seen.items() if not is_numeric]
+            numbers.setdefault(key, 0)
+            others.setdefault(key, 0)
+            if value is None:
+                continue
+            if _is_number(value):
+                numbers[key] += 1
+            else:
+                others[key] += 1
+    numeric = [key for key in numbers if numbers[key] > others[key]]
+    categorical = [key for key in numbers if numbers[key] <= others[key]]
     return numeric, categorical
 
 
