@@ -14,11 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 HOST = "127.0.0.1"
 
@@ -32,6 +33,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout_seconds: float, what: str, interval: float = 0.05
+) -> None:
+    """Poll `condition` until it holds; TimeoutError naming `what` after the timeout."""
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not true after {timeout_seconds}s")
+        time.sleep(interval)
 
 
 class LocalService:
@@ -101,6 +113,17 @@ class LocalService:
             raise ServiceStartError(
                 f"{self.module} did not exit {timeout_seconds:.0f}s after SIGTERM"
             ) from None
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The current value of one sample of /metrics (0 if the sample is absent)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5.0).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(key) == value for key, value in labels.items()
+                ):
+                    return float(sample.value)
+        return 0.0
 
     def exit_code(self) -> int | None:
         """The exit code, or None while the process runs."""

@@ -12,7 +12,15 @@ so any replica must be able to answer any request.
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from typing import Any
+
+# Checked before the SDK imports below, whose failure under 1.x would not say why.
+if int(version("mcp").split(".")[0]) < 2:
+    raise ImportError(
+        f"toolfleet services need the MCP Python SDK 2.x (mcp_types, the lowlevel Server's "
+        f"on_* handlers); mcp {version('mcp')} is installed: pip install 'mcp>=2'"
+    )
 
 import mcp_types as types
 from mcp.server.lowlevel import Server
