@@ -1,0 +1,1 @@
+"""Tests of GPU placement: operator/toolfleet/placement."""
