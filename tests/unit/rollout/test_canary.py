@@ -457,6 +457,19 @@ def test_a_breaking_schema_change_blocks_before_step_one() -> None:
     assert started.canary_weight == 20
 
 
+def test_a_blocked_rollout_cannot_be_paused_but_can_be_aborted() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0", required=["k"]))
+    shell.reconcile(at(0))
+    shell.control("pause")
+    ignored = shell.reconcile(at(1))
+    assert [e.reason for e in ignored.events] == ["RolloutControlIgnored"]
+    assert "blocked before its first step" in ignored.events[0].message
+    shell.control("abort", "2")
+    aborted = shell.reconcile(at(2))
+    assert aborted.rollout is not None and aborted.rollout.phase == "Aborted"
+    assert shell.condition("Degraded")[:2] == ("True", "RolloutAborted")
+
+
 def test_a_breaking_schema_change_may_be_allowed() -> None:
     shell = deployed(spec("1.0.0"), spec("1.1.0", required=["k"], allow_breaking=True))
     started = shell.reconcile(at(0))
@@ -669,3 +682,72 @@ def test_replica_split_examples() -> None:
     assert replica_split(0, 50) == (0, 0)
     with pytest.raises(ValueError, match="percentage"):
         replica_split(3, 101)
+
+
+# -- random walks --------------------------------------------------------------------
+
+MOVES = st.one_of(
+    st.tuples(st.just("wait"), st.integers(0, 150)),
+    st.tuples(st.just("control"), st.sampled_from([a.value for a in ControlAction])),
+    st.tuples(st.just("ready"), st.booleans()),
+    st.tuples(st.just("spec"), st.sampled_from(["1.0.0", "1.1.0", "1.2.0", "breaking"])),
+    st.tuples(st.just("allow"), st.booleans()),
+)
+VERDICTS = st.lists(st.sampled_from([passed(), failed(), inconclusive()]), max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(MOVES, max_size=25), VERDICTS, st.booleans())
+def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
+                                       verdicts: list[AnalysisResult], analysed: bool) -> None:
+    options: dict[str, Any] = {"analysis": analysed, "failure_limit": 1,
+                               "steps": ((10, 30), (40, 0), (70, 60))}
+    allow = False
+
+    def make(version: str) -> ToolServiceSpec:
+        if version == "breaking":
+            return spec("2.0.0", required=["k"], allow_breaking=allow, **options)
+        return spec(version, allow_breaking=allow, **options)
+
+    shell = deployed(make("1.0.0"), make("1.1.0"), metrics=Metrics(*verdicts))
+    version, seconds = "1.1.0", 0
+    weights = {0, 100} | {w for w, _ in options["steps"]}
+    for nonce, (kind, value) in enumerate(moves):
+        if kind == "wait":
+            seconds += value
+        elif kind == "control":
+            shell.control(value, nonce=str(nonce))
+        elif kind == "ready":
+            shell.canary_ready = value
+        elif kind == "allow":
+            allow = value
+            shell.spec = make(version)
+        else:
+            version = value
+            shell.spec = make(version)
+        stable_before = shell.status.stable_revision
+        decision = shell.reconcile(at(seconds))
+
+        assert decision.stable_revision in {stable_before, revision_of(shell.spec)}
+        assert decision.canary_weight in weights
+        rollout = decision.rollout
+        if rollout is not None:
+            assert rollout.weight in weights
+            assert rollout.failures <= 2
+        if decision.canary_revision is not None:
+            assert rollout is not None and rollout.phase in ("Progressing", "Paused")
+            assert decision.canary_revision == revision_of(shell.spec) != decision.stable_revision
+        before, observed, now, last = shell.calls[-1]
+        pending = observed.control not in (None, observed.applied_control) and (
+            last.applied_control is None)
+        if pending or last.requeue_after == 0:
+            # Due on the next call: a control that came with a new revision, or
+            # a step without a pause. Anything else must be a fixed point.
+            continue
+        status = last.apply(before)
+        again = decide(shell.spec, status, replace(
+            observed, stable_revision=status.stable_revision,
+            applied_control=last.applied_control or observed.applied_control,
+            incompatibilities=() if status.stable_revision == observed.desired_revision
+            else observed.incompatibilities), now)
+        assert again.events == () and again.rollout == last.rollout
