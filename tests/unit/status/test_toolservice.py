@@ -1,0 +1,297 @@
+"""A ToolService's status from what was observed (operator/toolfleet/status/toolservice.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolfleet.api.common import Condition
+from toolfleet.api.toolservice import RolloutStatus, ToolServiceSpec, ToolServiceStatus
+from toolfleet.placement.inventory import Fit
+from toolfleet.status.conditions import find
+from toolfleet.status.toolservice import Observed, compute_status
+
+PROPERTIES = settings(max_examples=50, deadline=None)
+T1, T2, T3 = "2025-01-01T00:00:00Z", "2025-01-01T00:05:00Z", "2025-01-01T00:10:00Z"
+REVISION, OLD_REVISION = "a1b2c3d4e5", "0f9e8d7c6b"
+ENDPOINT = "http://forecaster.team-a.svc.cluster.local:8080"
+
+
+def spec(min_replicas: int = 1, version: str = "1.4.0", gpu: bool = False) -> ToolServiceSpec:
+    body: dict[str, Any] = {
+        "version": version, "image": "registry.example/forecaster:1",
+        "tools": [{"name": "forecast", "description": "Forecast.",
+                   "inputSchema": {"type": "object"}},
+                  {"name": "backtest", "description": "Backtest.",
+                   "inputSchema": {"type": "object"}}],
+        "autoscaling": {"minReplicas": min_replicas, "maxReplicas": max(min_replicas, 3)},
+    }
+    if gpu:
+        body["gpu"] = {"count": 1}
+    return ToolServiceSpec.model_validate(body)
+
+
+def deployment(*, revision: str = REVISION, generation: int = 4, observed: int = 4,
+               wanted: int = 2, replicas: int | None = None, updated: int | None = None,
+               ready: int | None = None,
+               conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The stable Deployment as the API server returns it; by default fully rolled out."""
+    replicas = wanted if replicas is None else replicas
+    status: dict[str, Any] = {
+        "observedGeneration": observed,
+        "replicas": replicas,
+        "updatedReplicas": replicas if updated is None else updated,
+        "readyReplicas": replicas if ready is None else ready,
+        "conditions": conditions or [],
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "forecaster", "namespace": "team-a", "generation": generation,
+                     "labels": {"toolfleet.io/revision": revision}},
+        "spec": {"replicas": wanted},
+        "status": status,
+    }
+
+
+def observe(dep: dict[str, Any] | None = None, *, fit: Fit | None = None,
+            errors: list[str] | None = None, generation: int = 7,
+            revision: str = REVISION) -> Observed:
+    return Observed(generation=generation, revision=revision, endpoint=ENDPOINT,
+                    deployment=dep if dep is not None else deployment(), fit=fit,
+                    apply_errors=errors or [])
+
+
+def gpu_fit(schedulable: int, reason: str = "InsufficientGPU",
+            message: str = "needs 2 replica(s) x 1 nvidia.com/gpu; 1 matching node(s) "
+                           "(gpu-l4-0) have 1 free, so 1 replica(s) fit") -> Fit:
+    return Fit("nvidia.com/gpu", 1, ["gpu-l4-0"], schedulable, schedulable, reason, message)
+
+
+def status(svc: ToolServiceSpec | None = None, observed: Observed | None = None,
+           current: ToolServiceStatus | None = None, now: str = T1) -> ToolServiceStatus:
+    return compute_status(svc or spec(), current or ToolServiceStatus(),
+                          observed or observe(), now)
+
+
+def condition(result: ToolServiceStatus, type_: str) -> Condition:
+    found = find(result.conditions, type_)
+    assert found is not None, type_
+    return found
+
+
+# -- Ready --------------------------------------------------------------------------
+
+def test_a_rolled_out_deployment_makes_the_service_ready() -> None:
+    result = status()
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason) == ("True", "ReplicasReady")
+    assert "1.4.0" in ready.message
+    assert (condition(result, "Progressing").status,
+            condition(result, "Progressing").reason) == ("False", "RolloutComplete")
+    assert condition(result, "Degraded").status == "False"
+    assert (condition(result, "Schedulable").status,
+            condition(result, "Schedulable").reason) == ("True", "NoGPURequired")
+    assert (result.stable_version, result.stable_revision) == ("1.4.0", REVISION)
+    assert (result.replicas, result.ready_replicas) == (2, 2)
+
+
+@pytest.mark.parametrize(("why", "dep"), [
+    ("the Deployment still runs the previous revision", deployment(revision=OLD_REVISION)),
+    ("the Deployment controller has not seen the latest spec", deployment(observed=3)),
+    ("not every wanted replica is ready", deployment(ready=1)),
+    ("pods of the previous revision are still there", deployment(replicas=3, updated=2)),
+    ("too few pods are updated", deployment(replicas=1, updated=1)),
+])
+def test_not_ready_until_the_current_revision_is_fully_rolled_out(
+        why: str, dep: dict[str, Any]) -> None:
+    result = status(observed=observe(dep))
+    assert condition(result, "Ready").status == "False", why
+    assert condition(result, "Progressing").status == "True", why
+    assert result.stable_version is None and result.stable_revision is None
+
+
+def test_not_ready_before_the_deployment_exists() -> None:
+    observed = Observed(generation=1, revision=REVISION, endpoint=ENDPOINT, deployment=None,
+                        fit=None)
+    result = status(observed=observed)
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason) == ("False", "ReplicasNotReady")
+    assert (result.replicas, result.ready_replicas) == (0, 0)
+
+
+def test_not_ready_below_the_autoscalers_floor() -> None:
+    # A new Deployment starts at one replica until the autoscaler raises it.
+    result = status(spec(min_replicas=3), observe(deployment(wanted=1)))
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.message) == ("False", "1/3 replica(s) ready")
+
+
+@PROPERTIES
+@given(same_revision=st.booleans(), lag=st.integers(0, 2), wanted=st.integers(0, 5),
+       replicas=st.integers(0, 6), updated=st.integers(0, 6), ready=st.integers(0, 6),
+       min_replicas=st.integers(1, 4))
+def test_never_ready_unless_every_wanted_pod_of_this_revision_is_ready(
+        same_revision: bool, lag: int, wanted: int, replicas: int, updated: int, ready: int,
+        min_replicas: int) -> None:
+    dep = deployment(revision=REVISION if same_revision else OLD_REVISION, generation=5,
+                     observed=5 - lag, wanted=wanted, replicas=replicas,
+                     updated=min(updated, replicas), ready=min(ready, replicas))
+    result = status(spec(min_replicas=min_replicas), observe(dep))
+    if condition(result, "Ready").status == "True":
+        assert same_revision and lag == 0
+        assert min(updated, replicas) == replicas >= wanted
+        assert min(ready, replicas) >= max(wanted, min_replicas)
+        assert result.stable_revision == REVISION
+    else:
+        assert result.stable_revision is None
+
+
+# -- Schedulable ----------------------------------------------------------------------
+
+def test_too_few_gpus_make_the_service_unschedulable_with_the_fits_numbers() -> None:
+    fit = gpu_fit(1)
+    result = status(spec(min_replicas=2, gpu=True),
+                    observe(deployment(ready=0, wanted=2), fit=fit))
+    schedulable = condition(result, "Schedulable")
+    assert (schedulable.status, schedulable.reason, schedulable.message) == (
+        "False", "InsufficientGPU", fit.message)
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason, ready.message) == ("False", "Unschedulable", fit.message)
+    assert result.gpu is not None
+    assert (result.gpu.matching_nodes, result.gpu.schedulable_replicas) == (["gpu-l4-0"], 1)
+
+
+def test_no_matching_nodes_is_reported_as_such() -> None:
+    fit = Fit("nvidia.com/gpu", 1, [], 0, 0, "NoMatchingNodes",
+              "no Ready node offers nvidia.com/gpu (product in [NVIDIA-B200])")
+    schedulable = condition(status(spec(gpu=True), observe(fit=fit)), "Schedulable")
+    assert (schedulable.status, schedulable.reason) == ("False", "NoMatchingNodes")
+    assert "NVIDIA-B200" in schedulable.message
+
+
+def test_enough_gpus_for_the_floor_is_schedulable() -> None:
+    fit = gpu_fit(2, "GPUAvailable", "2 replica(s) fit on 1 matching node(s) (gpu-l4-0)")
+    result = status(spec(min_replicas=2, gpu=True), observe(fit=fit))
+    assert (condition(result, "Schedulable").status,
+            condition(result, "Schedulable").reason) == ("True", "GPUAvailable")
+    assert condition(result, "Ready").status == "True"
+
+
+def test_a_cpu_service_reports_no_gpu_status() -> None:
+    assert status().gpu is None
+
+
+# -- Degraded -------------------------------------------------------------------------
+
+def test_apply_errors_degrade_the_service_and_keep_it_from_ready() -> None:
+    errors = ["NetworkPolicy forecaster: forbidden", "HorizontalPodAutoscaler forecaster: "
+              "invalid"]
+    result = status(observed=observe(errors=errors))
+    degraded = condition(result, "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "ApplyFailed")
+    assert all(e in degraded.message for e in errors)
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason) == ("False", "ApplyFailed")
+
+
+@pytest.mark.parametrize(("deployment_condition", "expected"), [
+    ({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+      "message": "exceeded quota: gpu"}, "FailedCreate: exceeded quota: gpu"),
+    ({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+      "message": "ReplicaSet \"forecaster-7d\" has timed out progressing."},
+     "ProgressDeadlineExceeded"),
+])
+def test_a_failing_deployment_degrades_the_service(deployment_condition: dict[str, Any],
+                                                   expected: str) -> None:
+    dep = deployment(ready=0, conditions=[deployment_condition])
+    degraded = condition(status(observed=observe(dep)), "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "DeploymentFailing")
+    assert expected in degraded.message
+
+
+def test_a_healthy_progressing_deployment_is_not_degraded() -> None:
+    dep = deployment(ready=1, conditions=[
+        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"},
+        {"type": "ReplicaFailure", "status": "False", "reason": "Recovered"}])
+    degraded = condition(status(observed=observe(dep)), "Degraded")
+    assert (degraded.status, degraded.reason) == ("False", "AsExpected")
+
+
+# -- what else status says ----------------------------------------------------------
+
+def test_generation_endpoint_and_tools_are_reported() -> None:
+    result = status(observed=observe(generation=9))
+    assert result.observed_generation == 9
+    assert all(c.observed_generation == 9 for c in result.conditions)
+    assert result.endpoint == ENDPOINT
+    assert (result.tools, result.tool_count) == (["forecast", "backtest"], 2)
+    assert {c.type for c in result.conditions} == {"Ready", "Progressing", "Degraded",
+                                                   "Schedulable"}
+
+
+def test_what_other_parts_of_the_operator_wrote_is_kept() -> None:
+    current = ToolServiceStatus(
+        canary_version="1.5.0",
+        rollout=RolloutStatus(revision="ffff000011", version="1.5.0", weight=20, step=0,
+                              phase="Progressing"),
+        conditions=[Condition(type="RolloutHealthy", status="True", reason="AnalysisPassed",
+                              last_transition_time=T1)],
+    )
+    result = status(current=current, now=T2)
+    assert result.canary_version == "1.5.0" and result.rollout == current.rollout
+    assert condition(result, "RolloutHealthy") == current.conditions[0]
+
+
+def test_stable_version_moves_only_once_the_new_revision_is_rolled_out() -> None:
+    old = status(spec(version="1.4.0"), observe(revision=OLD_REVISION,
+                                                dep=deployment(revision=OLD_REVISION)))
+    assert old.stable_version == "1.4.0"
+    rolling = status(spec(version="1.5.0"), observe(deployment(ready=1, updated=1, replicas=3)),
+                     current=old, now=T2)
+    assert (rolling.stable_version, rolling.stable_revision) == ("1.4.0", OLD_REVISION)
+    assert condition(rolling, "Ready").status == "False"
+    done = status(spec(version="1.5.0"), observe(), current=rolling, now=T3)
+    assert (done.stable_version, done.stable_revision) == ("1.5.0", REVISION)
+
+
+def test_transition_times_move_only_for_conditions_that_flip() -> None:
+    starting = status(observed=observe(deployment(ready=0)), now=T1)
+    ready = status(observed=observe(), current=starting, now=T2)
+    assert condition(ready, "Ready").last_transition_time == T2
+    assert condition(ready, "Progressing").last_transition_time == T2
+    assert condition(ready, "Degraded").last_transition_time == T1
+    assert condition(ready, "Schedulable").last_transition_time == T1
+
+
+# -- idempotence --------------------------------------------------------------------
+
+observations = st.builds(
+    lambda dep, fit, errors, generation: observe(dep, fit=fit, errors=errors,
+                                                 generation=generation),
+    st.builds(lambda same, lag, wanted, ready, failing: deployment(
+        revision=REVISION if same else OLD_REVISION, observed=4 - lag, wanted=wanted,
+        ready=min(ready, wanted),
+        conditions=[{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                     "message": "quota"}] if failing else []),
+        st.booleans(), st.integers(0, 1), st.integers(1, 4), st.integers(0, 4), st.booleans()),
+    st.one_of(st.none(), st.builds(gpu_fit, st.integers(0, 4))),
+    st.lists(st.sampled_from(["Service forecaster: conflict", "PDB forecaster: forbidden"]),
+             max_size=2, unique=True),
+    st.integers(1, 9),
+)
+
+
+@PROPERTIES
+@given(observed=observations, min_replicas=st.integers(1, 3))
+def test_a_resync_that_sees_nothing_new_computes_the_same_status(observed: Observed,
+                                                                 min_replicas: int) -> None:
+    svc = spec(min_replicas=min_replicas, gpu=observed.fit is not None)
+    first = compute_status(svc, ToolServiceStatus(), observed, T1)
+    # As the next reconcile reads it back from the API server, later.
+    stored = ToolServiceStatus.model_validate(first.to_wire())
+    again = compute_status(svc, stored, observed, T3)
+    assert again == first
+    assert again.to_wire() == first.to_wire()
