@@ -67,7 +67,8 @@ def _generator(root: Path) -> ModuleType:
     assert loaded is not None and loaded.loader is not None
     module = importlib.util.module_from_spec(loaded)
     loaded.loader.exec_module(module)
-    module.ROOT = root
+    # The script writes under its ROOT constant; point it at the temporary tree.
+    setattr(module, "ROOT", root)  # noqa: B010
     return module
 
 

@@ -23,9 +23,9 @@ def node(name: str, *, ready: bool = True, unschedulable: bool = False) -> dict[
     return found
 
 
-def nodes(**overrides: dict[str, bool]) -> list[dict[str, Any]]:
-    """Every node of the fake cluster; `overrides` maps a name to node() keywords."""
-    return [node(n["metadata"]["name"], **overrides.get(n["metadata"]["name"], {}))
+def nodes(state: dict[str, dict[str, bool]] | None = None) -> list[dict[str, Any]]:
+    """Every node of the fake cluster; `state` maps a name to node() keywords."""
+    return [node(n["metadata"]["name"], **(state or {}).get(n["metadata"]["name"], {}))
             for n in _NODES]
 
 

@@ -19,14 +19,14 @@ L4 = "NVIDIA-L4"
 H100 = "NVIDIA-H100-80GB-HBM3"
 
 
-def inventory(**overrides: dict[str, bool]) -> list[NodeGPU]:
-    return [node_gpu(n) for n in nodes(**overrides)]
+def inventory(state: dict[str, dict[str, bool]] | None = None) -> list[NodeGPU]:
+    return [node_gpu(n) for n in nodes(state)]
 
 
 def fit_of(gpu: dict[str, Any], wanted: int = 1,
            used: dict[str, dict[str, int]] | None = None,
-           **overrides: dict[str, bool]) -> Fit:
-    return fit(GPU.model_validate(gpu), wanted, inventory(**overrides), used or {})
+           state: dict[str, dict[str, bool]] | None = None) -> Fit:
+    return fit(GPU.model_validate(gpu), wanted, inventory(state), used or {})
 
 
 # -- node_gpu ----------------------------------------------------------------------
@@ -132,10 +132,11 @@ def test_a_mig_service_fits_on_the_node_with_that_slice() -> None:
 
 
 def test_not_ready_and_cordoned_nodes_are_left_out() -> None:
-    found = fit_of({}, **{"gpu-a100-0": {"ready": False}, "gpu-l4-0": {"unschedulable": True}})
+    found = fit_of({}, state={"gpu-a100-0": {"ready": False},
+                              "gpu-l4-0": {"unschedulable": True}})
     assert found.matching_nodes == []
     assert found.reason == "NoMatchingNodes"
-    assert fit_of({}, **{"gpu-a100-0": {"ready": False}}).matching_nodes == ["gpu-l4-0"]
+    assert fit_of({}, state={"gpu-a100-0": {"ready": False}}).matching_nodes == ["gpu-l4-0"]
 
 
 def test_gpus_used_by_other_pods_are_subtracted() -> None:

@@ -260,7 +260,8 @@ def _memory_expression(min_memory: int) -> dict[str, Any]:
     spec = pod(deployment(gpu={"minMemoryMiB": min_memory}))
     terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"]
-    (expression,) = terms[0]["matchExpressions"]
+    expression: dict[str, Any] = terms[0]["matchExpressions"][0]
+    assert len(terms[0]["matchExpressions"]) == 1
     return expression
 
 
