@@ -105,12 +105,20 @@ def test_a_rolled_out_deployment_makes_the_service_ready() -> None:
     ("pods of the previous revision are still there", deployment(replicas=3, updated=2)),
     ("too few pods are updated", deployment(replicas=1, updated=1)),
 ])
-def test_not_ready_until_the_current_revision_is_fully_rolled_out(
+def test_the_rollout_is_complete_only_when_the_current_revision_is_fully_rolled_out(
         why: str, dep: dict[str, Any]) -> None:
     result = status(observed=observe(dep))
-    assert condition(result, "Ready").status == "False", why
-    assert condition(result, "Progressing").status == "True", why
-    assert result.stable_version is None and result.stable_revision is None
+    progressing = condition(result, "Progressing")
+    assert (progressing.status, progressing.reason) == ("True", "Deploying"), why
+    assert REVISION in progressing.message
+    assert result.stable_version is None and result.stable_revision is None, why
+
+
+def test_not_ready_while_fewer_pods_than_wanted_are_ready() -> None:
+    result = status(observed=observe(deployment(wanted=3, ready=2)))
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason) == ("False", "ReplicasNotReady")
+    assert "2/3" in ready.message
 
 
 def test_not_ready_before_the_deployment_exists() -> None:
@@ -133,20 +141,21 @@ def test_not_ready_below_the_autoscalers_floor() -> None:
 @given(same_revision=st.booleans(), lag=st.integers(0, 2), wanted=st.integers(0, 5),
        replicas=st.integers(0, 6), updated=st.integers(0, 6), ready=st.integers(0, 6),
        min_replicas=st.integers(1, 4))
-def test_never_ready_unless_every_wanted_pod_of_this_revision_is_ready(
+def test_rolled_out_only_when_every_wanted_pod_of_this_revision_is_ready(
         same_revision: bool, lag: int, wanted: int, replicas: int, updated: int, ready: int,
         min_replicas: int) -> None:
+    updated, ready = min(updated, replicas), min(ready, replicas)
     dep = deployment(revision=REVISION if same_revision else OLD_REVISION, generation=5,
-                     observed=5 - lag, wanted=wanted, replicas=replicas,
-                     updated=min(updated, replicas), ready=min(ready, replicas))
+                     observed=5 - lag, wanted=wanted, replicas=replicas, updated=updated,
+                     ready=ready)
     result = status(spec(min_replicas=min_replicas), observe(dep))
+    complete = condition(result, "Progressing").status == "False"
+    assert complete == (same_revision and lag == 0 and updated == replicas >= wanted
+                        and ready >= max(wanted, min_replicas))
+    assert (result.stable_revision == REVISION) == complete
+    # Ready never claims more than the pods that are ready.
     if condition(result, "Ready").status == "True":
-        assert same_revision and lag == 0
-        assert min(updated, replicas) == replicas >= wanted
-        assert min(ready, replicas) >= max(wanted, min_replicas)
-        assert result.stable_revision == REVISION
-    else:
-        assert result.stable_revision is None
+        assert ready >= max(wanted, min_replicas, 1)
 
 
 # -- Schedulable ----------------------------------------------------------------------
