@@ -39,6 +39,18 @@ class Settings:
         "app.kubernetes.io/name": "toolfleet", "app.kubernetes.io/component": "operator"})
     scraper_pod_labels: dict[str, str] = field(default_factory=lambda: {
         "app.kubernetes.io/name": "prometheus"})
+    # The validating admission webhook: off unless a host the API server can reach
+    # is given. Certificates come from webhook_cert_dir (tls.crt, tls.key) or are
+    # generated there, self-signed.
+    webhook_host: str = ""
+    webhook_port: int = 9443
+    webhook_listen: str = "0.0.0.0"
+    webhook_cert_dir: str = "/tmp/toolfleet-webhook"
+    # How the built-in `default` catalog resolves a tool name offered twice: prefix
+    # (rename with the service name) or reject (leave both out).
+    default_collision_strategy: str = "prefix"
+    # Catalog changes arriving within this window are published together.
+    catalog_debounce_seconds: float = 0.2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -50,4 +62,10 @@ class Settings:
             http_host=os.environ.get("TOOLFLEET_HTTP_HOST", cls.http_host),
             http_port=_int("TOOLFLEET_HTTP_PORT", cls.http_port),
             cluster_domain=os.environ.get("TOOLFLEET_CLUSTER_DOMAIN", cls.cluster_domain),
+            default_collision_strategy=os.environ.get(
+                "TOOLFLEET_DEFAULT_COLLISION_STRATEGY", cls.default_collision_strategy),
+            webhook_host=os.environ.get("TOOLFLEET_WEBHOOK_HOST", cls.webhook_host),
+            webhook_port=_int("TOOLFLEET_WEBHOOK_PORT", cls.webhook_port),
+            webhook_listen=os.environ.get("TOOLFLEET_WEBHOOK_LISTEN", cls.webhook_listen),
+            webhook_cert_dir=os.environ.get("TOOLFLEET_WEBHOOK_CERT_DIR", cls.webhook_cert_dir),
         )

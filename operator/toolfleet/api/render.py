@@ -7,6 +7,7 @@ import yaml
 from toolfleet.api.crd import build_crd
 from toolfleet.api.registry import ALL
 
+
 class _NoAliases(yaml.SafeDumper):
     """Writes repeated sub-schemas out in full: anchors confuse readers and some tools."""
 

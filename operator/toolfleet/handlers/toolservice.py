@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from toolfleet import kube
 from toolfleet.api.common import GROUP, VERSION, Condition, now_rfc3339
 from toolfleet.api.toolservice import PLURAL, ToolServiceSpec, ToolServiceStatus
+from toolfleet.catalog.validate import Severity, validate_toolservice_spec
 from toolfleet.metrics import RECONCILE_DURATION, RECONCILES
 from toolfleet.placement.inventory import NodeGPU, fit, node_gpu, pod_gpu_usage
 from toolfleet.resources.children import build_children
@@ -143,6 +144,8 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         deployment=kube.get("Deployment", namespace, name),
         fit=gpu_fit,
         apply_errors=errors,
+        tool_problems=[str(p) for p in validate_toolservice_spec(body.get("spec") or {})
+                       if p.severity == Severity.error],
     )
     new = compute_status(spec, current, observed, now_rfc3339())
     _write_status(body, current, new)

@@ -22,6 +22,8 @@ class Observed:
     deployment: Mapping[str, Any] | None
     fit: Fit | None
     apply_errors: list[str] = field(default_factory=list)
+    # Tools that fail validation: left out of every catalog until fixed.
+    tool_problems: list[str] = field(default_factory=list)
 
 
 def _cond(type_: str, ok: bool, reason: str, message: str, generation: int,
@@ -83,6 +85,10 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
                          gen, now)
     elif failure:
         degraded = _cond("Degraded", True, "DeploymentFailing", failure, gen, now)
+    elif observed.tool_problems:
+        degraded = _cond("Degraded", True, "InvalidTools",
+                         "left out of every catalog: " + "; ".join(observed.tool_problems),
+                         gen, now)
     else:
         degraded = _cond("Degraded", False, "AsExpected", "", gen, now)
     conditions = set_condition(conditions, degraded)
@@ -97,9 +103,13 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
                             "ready", gen, now)
     conditions = set_condition(conditions, progressing)
 
-    if rolled_out and not observed.apply_errors:
+    # Ready means serving at its floor: old pods keep serving through a rolling
+    # update (maxUnavailable 0), so a new revision does not make the service unready.
+    serving = observed.deployment is not None and ready >= wanted
+    if serving and not observed.apply_errors:
+        version = spec.version if rolled_out else (current.stable_version or spec.version)
         ready_cond = _cond("Ready", True, "ReplicasReady",
-                           f"{ready} replica(s) of version {spec.version} ready", gen, now)
+                           f"{ready} replica(s) of version {version} ready", gen, now)
     elif fit is not None and schedulable.status != "True":
         ready_cond = _cond("Ready", False, "Unschedulable", schedulable.message, gen, now)
     elif observed.apply_errors:

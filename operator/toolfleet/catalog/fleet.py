@@ -1,0 +1,177 @@
+"""Every catalog of the fleet, from the observed ToolServices, ToolCatalogs and namespaces.
+
+Pure: the shell (handlers/catalog.py) feeds it what the watches hold and
+publishes what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from toolfleet.api.common import Condition
+from toolfleet.api.toolcatalog import CollisionStrategy, ToolCatalogSpec, ToolCatalogStatus
+from toolfleet.catalog.build import build_catalog
+from toolfleet.catalog.model import Catalog
+from toolfleet.catalog.selection import (
+    DEFAULT_CATALOG_NAME,
+    default_catalog_spec,
+    select_entries,
+)
+from toolfleet.catalog.source import EntryError, ServiceEntry, entry_from_body
+from toolfleet.status.conditions import set_condition
+
+
+@dataclass(frozen=True)
+class CatalogTarget:
+    """One catalog to publish: where its ConfigMaps go and under which endpoint name."""
+
+    key: str
+    namespace: str
+    spec: ToolCatalogSpec
+    body: Mapping[str, Any] | None = None
+
+    @property
+    def is_default(self) -> bool:
+        """The built-in catalog, which no ToolCatalog declares."""
+        return self.body is None
+
+    @property
+    def selection_namespace(self) -> str | None:
+        """The namespace an unset namespaceSelector means (none for the built-in catalog)."""
+        return None if self.is_default else self.namespace
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The formats the catalog is published in."""
+        return tuple(str(f) for f in self.spec.formats)
+
+
+def endpoint_name(namespace: str, name: str) -> str:
+    """The name a ToolCatalog is served under: /v1/catalogs/<namespace>.<name>.
+
+    Namespaces are DNS labels with no dots, so the first dot splits it back, and
+    a ToolCatalog named `default` does not shadow the built-in catalog.
+    """
+    return f"{namespace}.{name}"
+
+
+def catalog_targets(toolcatalogs: Iterable[Mapping[str, Any]], operator_namespace: str,
+                    default_strategy: CollisionStrategy = CollisionStrategy.prefix,
+                    ) -> tuple[list[CatalogTarget], dict[str, str]]:
+    """The built-in default catalog plus one per valid ToolCatalog; and errors per key.
+
+    The built-in catalog spans every namespace, where one service deployed twice
+    (dev and staging, say) is expected: it prefixes colliding names by default
+    rather than refusing the second deployment.
+    """
+    default_spec = default_catalog_spec().model_copy(
+        update={"collision_strategy": default_strategy})
+    targets = [CatalogTarget(key=DEFAULT_CATALOG_NAME, namespace=operator_namespace,
+                             spec=default_spec)]
+    errors: dict[str, str] = {}
+    for body in toolcatalogs:
+        meta = body["metadata"]
+        key = endpoint_name(meta["namespace"], meta["name"])
+        try:
+            spec = ToolCatalogSpec.model_validate(body.get("spec") or {})
+        except ValidationError as err:
+            errors[key] = "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                    for e in err.errors())
+            continue
+        targets.append(CatalogTarget(key=key, namespace=meta["namespace"], spec=spec, body=body))
+    return targets, errors
+
+
+def service_entries(toolservices: Iterable[Mapping[str, Any]],
+                    namespace_labels: Mapping[str, Mapping[str, str]]
+                    ) -> tuple[list[ServiceEntry], list[str]]:
+    """Entries of every readable ToolService, and what could not be read."""
+    entries, errors = [], []
+    for body in toolservices:
+        namespace = body["metadata"]["namespace"]
+        try:
+            entries.append(entry_from_body(body, namespace_labels.get(namespace, {})))
+        except EntryError as err:
+            errors.append(str(err))
+    return entries, errors
+
+
+def build_all(targets: Iterable[CatalogTarget],
+              entries: list[ServiceEntry]) -> list[tuple[CatalogTarget, Catalog]]:
+    """Each target's canonical catalog."""
+    return [(target, build_catalog(target.key, entries, target.spec,
+                                   target.selection_namespace))
+            for target in targets]
+
+
+def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog,
+                   config_maps: list[str], now: str) -> ToolCatalogStatus:
+    """A ToolCatalog's status after publishing `catalog` into `config_maps`."""
+    problems = len(catalog.conflicts) + len(catalog.excluded)
+    conditions = set_condition(current.conditions, Condition(
+        type="Ready", status="True", reason="Published",
+        message=f"{len(catalog.tools)} tool(s) published in {len(config_maps)} ConfigMap(s)",
+        last_transition_time=now, observed_generation=generation))
+    if problems:
+        degraded = Condition(
+            type="Degraded", status="True", reason="ToolsLeftOut",
+            message=f"{len(catalog.conflicts)} name conflict(s), {len(catalog.excluded)} "
+            "tool(s) excluded: see status.conflicts and status.excluded",
+            last_transition_time=now, observed_generation=generation)
+    else:
+        degraded = Condition(type="Degraded", status="False", reason="AsExpected", message="",
+                             last_transition_time=now, observed_generation=generation)
+    conditions = set_condition(conditions, degraded)
+    return current.model_copy(update={
+        "observed_generation": generation,
+        "conditions": conditions,
+        "tool_count": len(catalog.tools),
+        "hash": catalog.hash,
+        "short_hash": catalog.hash[:12],
+        "config_maps": config_maps,
+        "conflicts": catalog.conflicts,
+        "excluded": catalog.excluded,
+    })
+
+
+def invalid_catalog_status(current: ToolCatalogStatus, generation: int, message: str,
+                           now: str) -> ToolCatalogStatus:
+    """A ToolCatalog whose spec cannot be read: Ready=False, the last publish stays."""
+    conditions = set_condition(current.conditions, Condition(
+        type="Ready", status="False", reason="InvalidSpec", message=message,
+        last_transition_time=now, observed_generation=generation))
+    return current.model_copy(update={"observed_generation": generation,
+                                      "conditions": conditions})
+
+
+def collisions(candidate: ServiceEntry, others: Iterable[ServiceEntry],
+               targets: Iterable[CatalogTarget]) -> list[str]:
+    """Why `candidate`'s tools would collide in a catalog that rejects collisions.
+
+    Readiness is ignored: a service that is not ready yet must not be admitted
+    with a name that will collide the moment it is.
+    """
+    rivals = [e for e in others if e.key != candidate.key]
+    problems = []
+    for target in targets:
+        spec, namespace = target.spec, target.selection_namespace
+        if spec.collision_strategy != CollisionStrategy.reject:
+            continue
+        if not select_entries([candidate], spec, namespace):
+            continue
+        offered: dict[str, str] = {}
+        for entry in select_entries(rivals, spec, namespace):
+            for tool in entry.spec.tools:
+                offered.setdefault(tool.name, entry.key)
+        for index, tool in enumerate(candidate.spec.tools):
+            if tool.name in offered:
+                problems.append(
+                    f"spec.tools[{index}].name: '{tool.name}' is already offered by "
+                    f"{offered[tool.name]} in catalog '{target.key}', which rejects name "
+                    "collisions; rename the tool, or set collisionStrategy: prefix on the "
+                    "catalog")
+    return problems
