@@ -46,7 +46,7 @@ class ScoreAnomaliesInput(ToolModel):
         default=3, ge=1, le=10, description="Contributing features to report per flagged record."
     )
     trees: int = Field(
-        default=200, ge=10, le=1000,
+        default=100, ge=10, le=1000,
         description="Trees in the isolation forest: more gives steadier scores, slower.",
     )
     seed: int = Field(

@@ -2,8 +2,9 @@
 
 A call goes: count it in flight, maybe inject a fault (TOOLFLEET_FAULT_RATE),
 read its arguments, check the row limit, validate them with the tool's input
-model, run the tool in a worker thread, and answer with a status and a JSON
-body. The transports only translate that answer.
+model, run the tool on a worker thread (at most TOOLFLEET_WORKER_THREADS at a
+time; the rest wait, still counted in flight), and answer with a status and a
+JSON body. The transports only translate that answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from toolfleet_service.errors import (
 )
 from toolfleet_service.metrics import ServiceMetrics
 from toolfleet_service.settings import ServiceSettings
+from toolfleet_service.threads import NativeThreads
 from toolfleet_service.tool import ServiceDefinition, ToolDefinition
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ class ToolInvoker:
         self.settings = settings
         self.metrics = metrics
         self._chance = chance
+        self._native_threads = NativeThreads()
+        self._workers: anyio.CapacityLimiter | None = None  # made in the event loop
         metrics.prepare([tool.name for tool in service.tools])
 
     async def invoke(
@@ -112,7 +116,11 @@ class ToolInvoker:
                 parsed = tool.input_model.model_validate(arguments)
             except ValidationError as error:
                 raise from_validation_error(error) from None
-            result = await anyio.to_thread.run_sync(partial(tool.run, parsed))
+            if self._workers is None:
+                self._workers = anyio.CapacityLimiter(self.settings.worker_threads)
+            result = await anyio.to_thread.run_sync(
+                partial(self._compute, tool, parsed), limiter=self._workers
+            )
         except ToolError as error:
             return _answer(error)
         except Exception as error:
@@ -124,6 +132,10 @@ class ToolInvoker:
                                f"{type(error).__name__}: {error}"},
             )
         return ToolResponse(200, result.model_dump(mode="json"))
+
+    def _compute(self, tool: ToolDefinition[Any, Any], parsed: Any) -> Any:
+        with self._native_threads.one_thread():
+            return tool.run(parsed)
 
     def _check_rows(self, tool: ToolDefinition[Any, Any], arguments: Any) -> None:
         # Counted before validation, so an oversized call costs no validation work.

@@ -14,6 +14,12 @@ DEFAULT_PORT = 8080
 DEFAULT_HOST = "0.0.0.0"  # every interface: in a pod, the kubelet and the Service reach the IP
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+# Tool calls computed at once; the others wait their turn (and count as in
+# flight, which is what the autoscaler should see). The tools are CPU-bound and
+# partly hold the GIL: on 1,000-row calls a second thread bought no throughput
+# and cost the anomaly detector a third of it. Raise it for tools that release
+# the GIL, on pods with more than one CPU.
+DEFAULT_WORKER_THREADS = 1
 # Kubernetes sends SIGKILL 30 s (terminationGracePeriodSeconds) after SIGTERM by
 # default; finishing in-flight requests must end before that.
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 25
@@ -34,6 +40,7 @@ class ServiceSettings:
     port: int = DEFAULT_PORT
     max_rows: int = DEFAULT_MAX_ROWS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    worker_threads: int = DEFAULT_WORKER_THREADS
     fault_rate: float = 0.0
     fault_delay_seconds: float = 0.0
     shutdown_timeout_seconds: int = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
@@ -46,6 +53,7 @@ class ServiceSettings:
         TOOLFLEET_VERSION: the version reported in /healthz and the X-Toolfleet-Version
             header, so a canary and the stable instance can be told apart.
         TOOLFLEET_MAX_ROWS, TOOLFLEET_MAX_BODY_BYTES: input limits; larger requests get 413.
+        TOOLFLEET_WORKER_THREADS: tool calls computed at once; more wait their turn.
         TOOLFLEET_FAULT_RATE (0..1): this fraction of tool calls fail with 500, to
             demonstrate a canary that fails its error-rate analysis.
         TOOLFLEET_FAULT_DELAY_SECONDS: added to every tool call, to demonstrate a canary
@@ -59,6 +67,9 @@ class ServiceSettings:
             max_rows=_read(env, "TOOLFLEET_MAX_ROWS", int, DEFAULT_MAX_ROWS, 1, 10_000_000),
             max_body_bytes=_read(
                 env, "TOOLFLEET_MAX_BODY_BYTES", int, DEFAULT_MAX_BODY_BYTES, 1024, 1 << 31
+            ),
+            worker_threads=_read(
+                env, "TOOLFLEET_WORKER_THREADS", int, DEFAULT_WORKER_THREADS, 1, 64
             ),
             fault_rate=_read(env, "TOOLFLEET_FAULT_RATE", float, 0.0, 0.0, 1.0),
             fault_delay_seconds=_read(
