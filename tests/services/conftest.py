@@ -129,7 +129,21 @@ class McpCaller:
         async def main() -> T:
             async with Client(f"{url}/mcp", mode=self.mode, read_timeout_seconds=60) as client:
                 return await work(client)
-        return anyio.run(main)
+        try:
+            return anyio.run(main)
+        except BaseExceptionGroup as group:
+            # The client's task groups wrap the one error a test wants to see.
+            leaves = _leaves(group)
+            if len(leaves) == 1:
+                raise leaves[0] from group
+            raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for error in group.exceptions:
+        found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return found
 
 
 @pytest.fixture(params=["auto", "legacy"])

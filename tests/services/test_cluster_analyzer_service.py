@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
+from mcp import MCPError
 from toolfleet_service.local import LocalService
 
 TOOL = "segment_customers"
@@ -169,3 +170,24 @@ def test_probes_report_ready_and_the_version(cluster_analyzer: LocalService) -> 
     missing = httpx.post(f"{cluster_analyzer.url}/tools/segment", json={}, timeout=10)
     assert missing.status_code == 404
     assert "POST /tools/segment_customers" in missing.json()["error"]
+
+
+def test_limits_hold_over_mcp_too(
+    cluster_analyzer: LocalService, segments: Any, mcp_caller: Any
+) -> None:
+    records = _with(segments.records, 0, note="x" * 210_000)
+
+    result = mcp_caller.call_tool(cluster_analyzer.url, TOOL, {"records": records})
+
+    assert result.is_error
+    error = json.loads(result.content[0].text)
+    assert (error["limit"], error["maximum"]) == ("TOOLFLEET_MAX_BODY_BYTES", 200_000)
+    assert error["actual"] > 200_000
+
+
+def test_an_unknown_mcp_tool_is_a_protocol_error_listing_the_tools(
+    cluster_analyzer: LocalService, mcp_caller: Any
+) -> None:
+    with pytest.raises(MCPError, match="unknown tool 'segment'; cluster-analyzer offers: "
+                                       "segment_customers"):
+        mcp_caller.call_tool(cluster_analyzer.url, "segment", {})
