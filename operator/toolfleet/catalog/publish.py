@@ -6,17 +6,19 @@ rendering over GZIP_THRESHOLD bytes is stored gzip-compressed in binaryData
 (`openai.json.gz`). When everything would not fit in CONFIGMAP_BUDGET bytes
 (the API server refuses objects over 1 MiB), the catalog is sharded: the first
 shard keeps the name `toolfleet-catalog-<name>`, the others are
-`toolfleet-catalog-<name>.<i>`, and a rendering too large for one shard is cut
-into byte chunks spread over several.
+`toolfleet-catalog--<name>--<i>`, and a rendering too large for one shard is
+cut into byte chunks spread over several.
 
 Every ConfigMap carries the catalog hash, its tool count and `i/n` (which shard
 of how many) as annotations, and the first one holds `manifest.json`, which
 says for every format where its chunks are, its size and its sha256;
 `read_configmaps` follows it and gives every rendering back byte for byte.
 
-Shard names use a dot, which no catalog name contains (catalog names are DNS
-labels), so the shards of catalog `a` can never be taken for the ConfigMap of a
-catalog `a-1`.
+Catalog names are DNS subdomains (a ToolCatalog's is `<namespace>.<name>`).
+No catalog name starts with `-`, so no shard name (`toolfleet-catalog--...`) is
+ever another catalog's first ConfigMap: the shards of `ns.a` cannot be taken
+for the ConfigMap of a catalog `ns.a.1`. A name too long for a ConfigMap is
+shortened and made unique again with a hash of it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from toolfleet.catalog.render import FORMATS, render
 
 CONFIGMAP_PREFIX = "toolfleet-catalog-"
 CATALOG_LABEL = "toolfleet.io/catalog"
+CATALOG_NAME_ANNOTATION = "toolfleet.io/catalog-name"
 CATALOG_HASH_ANNOTATION = "toolfleet.io/catalog-hash"
 CATALOG_TOOLS_ANNOTATION = "toolfleet.io/catalog-tools"
 CATALOG_SHARD_ANNOTATION = "toolfleet.io/catalog-shard"
@@ -57,7 +60,14 @@ GZIP_LEVEL = 6
 # A chunk is never cut smaller than this to fill the end of a shard.
 MIN_CHUNK_BYTES = 4 * 1024
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Label values are at most this long; a longer catalog name is labelled by its hash.
+MAX_LABEL_VALUE_LENGTH = 63
+# The part of a ConfigMap name taken from the catalog name, at most: the longest
+# shard name, toolfleet-catalog--<name>--99999, is then 253 characters.
+MAX_NAME_PART_LENGTH = MAX_NAME_LENGTH - len(CONFIGMAP_PREFIX) - len("---99999")
+NAME_HASH_LENGTH = 16
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 
@@ -83,10 +93,19 @@ class _Shard:
 
 def configmap_name(catalog_name: str, shard: int = 0) -> str:
     """The name of a catalog's ConfigMap: shard 0 is `toolfleet-catalog-<name>`,
-    shard i is `toolfleet-catalog-<name>.<i>`."""
+    shard i is `toolfleet-catalog--<name>--<i>` (a name too long shortened, with a
+    hash)."""
+    part = _name_part(catalog_name)
+    return f"{CONFIGMAP_PREFIX}{part}" if shard == 0 else f"{CONFIGMAP_PREFIX}-{part}--{shard}"
+
+
+def catalog_label_value(catalog_name: str) -> str:
+    """The value of the toolfleet.io/catalog label, by which a catalog's ConfigMaps
+    are listed: the name, or a hash of it when it is longer than a label may be."""
     _check_catalog_name(catalog_name)
-    base = f"{CONFIGMAP_PREFIX}{catalog_name}"
-    return base if shard == 0 else f"{base}.{shard}"
+    if len(catalog_name) <= MAX_LABEL_VALUE_LENGTH:
+        return catalog_name
+    return hashlib.sha256(catalog_name.encode()).hexdigest()[:40]
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -118,7 +137,7 @@ def build_configmaps(catalog: Catalog, formats: Sequence[str], namespace: str, *
     Each is at most `budget` bytes serialised (see serialized_size). The result
     depends only on the arguments: publishing an unchanged catalog gives equal
     objects. `labels` are added to the catalog's own label
-    (`toolfleet.io/catalog: <name>`, by which the wiring lists them);
+    (`toolfleet.io/catalog: <catalog_label_value(name)>`, to list them by);
     `owner_reference`, when given, lets the garbage collector delete them with
     their ToolCatalog. `renderings` are `render(catalog, format)` when the caller
     has them already (CatalogStore keeps them), saving a second rendering.
@@ -201,17 +220,34 @@ def stale_configmaps(existing_names: Iterable[str],
     if not wanted:
         raise ValueError("wanted is empty; pass the ConfigMaps build_configmaps returned "
                          "(there is always at least one)")
-    catalog_name = wanted[0]["metadata"]["labels"][CATALOG_LABEL]
+    first = wanted[0]["metadata"]["name"]
+    if not first.startswith(CONFIGMAP_PREFIX):
+        raise ValueError(f"{first} is not the first ConfigMap of a catalog; pass what "
+                         "build_configmaps returned, in its order")
+    part = re.escape(first[len(CONFIGMAP_PREFIX):])
+    prefix = re.escape(CONFIGMAP_PREFIX)
+    family = re.compile(f"{prefix}{part}|{prefix}-{part}--[1-9][0-9]*")
     keep = {configmap["metadata"]["name"] for configmap in wanted}
-    family = re.compile(re.escape(configmap_name(catalog_name)) + r"(\.[1-9][0-9]*)?")
     return sorted({name for name in existing_names
                    if name not in keep and family.fullmatch(name)})
 
 
 def _check_catalog_name(name: str) -> None:
-    if not _DNS_LABEL.match(name):
-        raise ValueError(f"catalog name {name!r} is not a DNS label; use at most 63 lowercase "
-                         "letters, digits and '-', starting and ending with a letter or digit")
+    if not _DNS_SUBDOMAIN.match(name):
+        raise ValueError(f"catalog name {name!r} is not a DNS subdomain; use lowercase "
+                         "letters, digits, '-' and '.', with a letter or digit at both ends "
+                         "and around each '.'")
+
+
+def _name_part(catalog_name: str) -> str:
+    """The catalog name as it goes into ConfigMap names: itself, or when too long its
+    start and a hash of the whole (which keeps it unique)."""
+    _check_catalog_name(catalog_name)
+    if len(catalog_name) <= MAX_NAME_PART_LENGTH:
+        return catalog_name
+    digest = hashlib.sha256(catalog_name.encode()).hexdigest()[:NAME_HASH_LENGTH]
+    start = catalog_name[:MAX_NAME_PART_LENGTH - NAME_HASH_LENGTH - 1].rstrip(".-")
+    return f"{start}-{digest}"
 
 
 def _item(format: str, rendering: bytes, gzip_threshold: int) -> _Item:
@@ -324,8 +360,9 @@ def _configmap(catalog: Catalog, namespace: str, labels: Mapping[str, str],
     metadata: dict[str, Any] = {
         "name": name or configmap_name(catalog.name, index),
         "namespace": namespace,
-        "labels": {**labels, CATALOG_LABEL: catalog.name},
+        "labels": {**labels, CATALOG_LABEL: catalog_label_value(catalog.name)},
         "annotations": {
+            CATALOG_NAME_ANNOTATION: catalog.name,
             CATALOG_HASH_ANNOTATION: catalog.hash,
             CATALOG_TOOLS_ANNOTATION: str(len(catalog.tools)),
             CATALOG_SHARD_ANNOTATION: f"{index}/{total}",
@@ -358,8 +395,8 @@ def _section(configmap: Mapping[str, Any], field: str) -> Mapping[str, str]:
 
 def _shards_by_index(configmaps: list[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
     if not configmaps:
-        raise ValueError("no ConfigMaps to read; pass every ConfigMap labelled "
-                         f"{CATALOG_LABEL}=<catalog name>")
+        raise ValueError("no ConfigMaps to read; pass every ConfigMap with the catalog's "
+                         f"{CATALOG_LABEL} label")
     hashes: dict[str, str] = {}
     by_index: dict[int, Mapping[str, Any]] = {}
     totals: set[int] = set()
@@ -395,7 +432,7 @@ def _shards_by_index(configmaps: list[Mapping[str, Any]]) -> dict[int, Mapping[s
     if missing or extra:
         raise ValueError(f"the catalog has {total} shard(s) but shard(s) "
                          f"{missing or extra} {'are missing' if missing else 'are extra'}; "
-                         f"pass every ConfigMap labelled {CATALOG_LABEL}=<catalog name>")
+                         f"pass every ConfigMap with the catalog's {CATALOG_LABEL} label")
     return by_index
 
 

@@ -19,11 +19,14 @@ from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.publish import (
     CATALOG_HASH_ANNOTATION,
     CATALOG_LABEL,
+    CATALOG_NAME_ANNOTATION,
     CATALOG_SHARD_ANNOTATION,
     CATALOG_TOOLS_ANNOTATION,
     MANIFEST_KEY,
     MAX_CONFIGMAP_BYTES,
     build_configmaps,
+    catalog_label_value,
+    configmap_name,
     read_configmaps,
     serialized_size,
     stale_configmaps,
@@ -70,6 +73,7 @@ def test_a_small_catalog_is_one_configmap_with_a_file_per_format() -> None:
     assert configmap["metadata"]["labels"] == {**LABELS, CATALOG_LABEL: "test"}
     assert configmap["metadata"]["ownerReferences"] == [OWNER]
     assert configmap["metadata"]["annotations"] == {
+        CATALOG_NAME_ANNOTATION: "test",
         CATALOG_HASH_ANNOTATION: catalog.hash,
         CATALOG_TOOLS_ANNOTATION: str(len(catalog.tools)),
         CATALOG_SHARD_ANNOTATION: "0/1",
@@ -101,7 +105,7 @@ def test_2000_realistic_tools_fit_under_the_limit_and_read_back_byte_identical()
         assert configmap["metadata"]["annotations"][CATALOG_HASH_ANNOTATION] == catalog.hash
         assert configmap["metadata"]["annotations"][CATALOG_TOOLS_ANNOTATION] == "2000"
     assert [cm["metadata"]["name"] for cm in published] == [
-        "toolfleet-catalog-default", *(f"toolfleet-catalog-default.{i}"
+        "toolfleet-catalog-default", *(f"toolfleet-catalog--default--{i}"
                                        for i in range(1, len(published)))]
     assert [cm["metadata"]["annotations"][CATALOG_SHARD_ANNOTATION] for cm in published] == [
         f"{i}/{len(published)}" for i in range(len(published))]
@@ -211,7 +215,7 @@ def test_reading_refuses_configmaps_of_two_publishes() -> None:
 def test_reading_names_a_missing_shard() -> None:
     _, _, published = large()
     with pytest.raises(ValueError, match=r"shard\(s\) \[2\] are missing; pass every ConfigMap "
-                                         "labelled toolfleet.io/catalog=<catalog name>"):
+                                         r"with the catalog's toolfleet\.io/catalog label"):
         read_configmaps(published[:2] + published[3:])
 
 
@@ -241,12 +245,13 @@ def test_reading_something_else_says_what_it_is_not(configmaps_read: list[dict[s
 def test_stale_shards_are_listed_for_deletion_and_nothing_else() -> None:
     catalog = catalog_of(list(corpus().values()))
     wanted = configmaps(catalog)
-    existing = ["toolfleet-catalog-test", "toolfleet-catalog-test.1", "toolfleet-catalog-test.2",
-                # another catalog's, and unrelated ConfigMaps: never ours to delete
-                "toolfleet-catalog-test-1", "toolfleet-catalog-tests", "kube-root-ca.crt",
-                "toolfleet-catalog-test.01"]
-    assert stale_configmaps(existing, wanted) == ["toolfleet-catalog-test.1",
-                                                  "toolfleet-catalog-test.2"]
+    existing = ["toolfleet-catalog-test", "toolfleet-catalog--test--1",
+                "toolfleet-catalog--test--2",
+                # other catalogs', and unrelated ConfigMaps: never ours to delete
+                "toolfleet-catalog-test.1", "toolfleet-catalog--test.a--1",
+                "toolfleet-catalog-tests", "kube-root-ca.crt", "toolfleet-catalog--test--01"]
+    assert stale_configmaps(existing, wanted) == ["toolfleet-catalog--test--1",
+                                                  "toolfleet-catalog--test--2"]
     assert stale_configmaps(["toolfleet-catalog-test"], wanted) == []
 
 
@@ -256,10 +261,44 @@ def test_a_catalog_grown_to_shards_leaves_nothing_stale() -> None:
     assert stale_configmaps(names, published) == []
 
 
-@pytest.mark.parametrize("name", ["Default", "a.b", "-x", "x" * 64])
-def test_a_catalog_name_that_is_not_a_dns_label_is_refused_with_the_rule(name: str) -> None:
+CATALOG_NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,8}"
+                              r"[a-z0-9])?){0,2}", fullmatch=True)
+
+
+@given(first=CATALOG_NAMES, second=CATALOG_NAMES,
+       shards=st.tuples(st.integers(0, 12), st.integers(0, 12)))
+def test_no_two_catalogs_ever_share_a_configmap_name(first: str, second: str,
+                                                     shards: tuple[int, int]) -> None:
+    if (first, shards[0]) != (second, shards[1]):
+        assert configmap_name(first, shards[0]) != configmap_name(second, shards[1])
+
+
+def test_a_toolcatalog_key_and_a_very_long_name_give_valid_names_and_labels() -> None:
+    longest = "n" * 63 + "." + ".".join(["x" * 62] * 4)  # namespace.name at their limits
+    for name in ("team-a.tools", longest, longest[:-1] + "y"):
+        catalog = realistic_catalog(30, name=name)
+        published = configmaps(catalog, gzip_threshold=8 * 1024, budget=40 * 1024)
+        assert len(published) > 1
+        for configmap in published:
+            metadata = configmap["metadata"]
+            assert len(metadata["name"]) <= publish.MAX_NAME_LENGTH
+            assert DNS_SUBDOMAIN.match(metadata["name"]), metadata["name"]
+            assert len(metadata["labels"][CATALOG_LABEL]) <= 63
+            assert metadata["labels"][CATALOG_LABEL] == catalog_label_value(name)
+            assert metadata["annotations"][CATALOG_NAME_ANNOTATION] == name
+        assert read_configmaps(published) == {f: render(catalog, f) for f in FORMATS}
+        assert stale_configmaps([cm["metadata"]["name"] for cm in published],
+                                published[:1]) == sorted(
+            cm["metadata"]["name"] for cm in published[1:])
+    assert configmap_name(longest) != configmap_name(longest[:-1] + "y")
+    assert catalog_label_value("team-a.tools") == "team-a.tools"
+
+
+@pytest.mark.parametrize("name", ["Default", "a..b", "-x", "x-", "a_b", ""])
+def test_a_catalog_name_that_is_not_a_dns_subdomain_is_refused_with_the_rule(
+        name: str) -> None:
     catalog = Catalog(name=name, hash="0" * 64, tools=[])
-    with pytest.raises(ValueError, match="is not a DNS label; use at most 63 lowercase"):
+    with pytest.raises(ValueError, match="is not a DNS subdomain; use lowercase letters"):
         configmaps(catalog)
 
 
