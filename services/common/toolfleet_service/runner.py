@@ -23,6 +23,8 @@ from toolfleet_service.tool import ServiceDefinition
 
 log = logging.getLogger(__name__)
 
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+
 
 class _DrainingServer(uvicorn.Server):
     """A uvicorn server that turns readiness off as soon as shutdown begins."""
@@ -53,10 +55,13 @@ def run(
     parser.add_argument("--host", help="address to listen on (env TOOLFLEET_HOST; "
                         "default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port to listen on (env PORT; default 8080)")
-    parser.add_argument("--log-level", default=env.get("TOOLFLEET_LOG_LEVEL", "info"),
-                        choices=["debug", "info", "warning", "error"],
+    parser.add_argument("--log-level", default=env.get("TOOLFLEET_LOG_LEVEL", "info").lower(),
+                        choices=LOG_LEVELS,
                         help="log level (env TOOLFLEET_LOG_LEVEL; default info)")
     args = parser.parse_args(argv)
+    if args.log_level not in LOG_LEVELS:  # argparse checks choices on the command line only
+        parser.error(f"TOOLFLEET_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} "
+                     f"(got {args.log_level!r})")
 
     overrides = dict(env)
     if args.port is not None:
