@@ -11,6 +11,7 @@ import kopf
 
 from toolfleet.handlers.toolservice import SETTINGS, reconcile
 from toolfleet.server.app import READY_KEY, build_app, start
+from toolfleet.server.catalog import CatalogStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.execution.max_workers = 8
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
-    app = build_app()
+    store = CatalogStore()
+    app = build_app(store)
+    memo["store"] = store
     memo["app"] = app
     memo["runner"] = await start(app, SETTINGS.http_host, SETTINGS.http_port)
 

@@ -1,18 +1,83 @@
-"""The operator's HTTP server: health, readiness and Prometheus metrics.
+"""The operator's HTTP server: catalogs, health, readiness and Prometheus metrics.
 
 Every replica serves it, leader or not.
+
+    GET /v1/catalogs                       names, hashes and tool counts
+    GET /v1/catalogs/{name}?format=...     a catalog (canonical, openai, anthropic,
+                                           gemini, mcp), with ETag/304 and gzip
+    GET /v1/catalogs/{name}/events         server-sent events, one per change
+    GET /healthz, /readyz, /metrics
+
+Every error answers JSON, {"error": ..., "hint": ...}.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from toolfleet.catalog.render import FORMATS
+from toolfleet.server.catalog import CatalogChange, CatalogStore, Subscription
+
 log = logging.getLogger(__name__)
 
 READY_KEY = web.AppKey("ready", dict)
+STORE_KEY = web.AppKey("store", CatalogStore)
+KEEPALIVE_KEY = web.AppKey("keepalive_seconds", float)
+STREAMS_KEY: web.AppKey[set[Subscription]] = web.AppKey("streams")
+
+DEFAULT_FORMAT = "canonical"
+# A comment line on an idle event stream this often keeps proxies from closing it.
+SSE_KEEPALIVE_SECONDS = 15.0
+# A router that loses the stream reconnects after this long (EventSource `retry`).
+SSE_RETRY_MILLISECONDS = 2000
+
+JSON = "application/json"
+_FORMATS_TEXT = ", ".join(FORMATS)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, error: str, hint: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    """The JSON body every error has: what went wrong and what to do about it."""
+    return web.json_response({"error": error, "hint": hint}, status=status, headers=headers)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors as JSON: aiohttp's own (unknown path, wrong method) and, logged with
+    their traceback, the unexpected ones, which would otherwise be a bare 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return error_response(error.status, error.reason, _hint_for(error.status),
+                              headers={"Allow": error.headers["Allow"]}
+                              if "Allow" in error.headers else None)
+    except Exception:
+        # The one place that catches everything: a bug becomes a logged 500 with a
+        # JSON body, and the server keeps serving.
+        log.exception("%s %s failed", request.method, request.path_qs)
+        return error_response(500, "internal error",
+                              "this is a bug in toolfleet; the operator's log has the "
+                              "traceback, please report it")
+
+
+def _hint_for(status: int) -> str:
+    if status == 404:
+        return ("the paths are /v1/catalogs, /v1/catalogs/{name}, /v1/catalogs/{name}/events, "
+                "/healthz, /readyz and /metrics")
+    if status == 405:
+        return "these paths answer GET (and HEAD) only"
+    return "check the request against the catalog API: GET /v1/catalogs/{name}?format=..."
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -21,10 +86,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready once the operator has started (indices listed, handlers registered)."""
-    state = request.app[READY_KEY]
-    if not state.get("ready"):
-        return web.json_response({"status": "starting"}, status=503)
+    """Ready once the operator has started and published its first set of catalogs."""
+    waiting = []
+    if not request.app[READY_KEY].get("ready"):
+        waiting.append("operator startup")
+    if not request.app[STORE_KEY].synced:
+        waiting.append("first catalog listing")
+    if waiting:
+        return web.json_response({"status": "starting", "waitingFor": waiting}, status=503)
     return web.json_response({"status": "ready"})
 
 
@@ -34,13 +103,167 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app() -> web.Application:
-    """The aiohttp application with the operator's routes."""
-    app = web.Application()
+async def list_catalogs(request: web.Request) -> web.Response:
+    """Every catalog served: name, hash, tool count and formats, sorted by name."""
+    store = request.app[STORE_KEY]
+    catalogs = []
+    for name in store.names():
+        published = store.published(name)
+        if published is not None:  # removed since names() was read
+            catalogs.append({"name": name, "hash": published.hash, "tools": published.tools,
+                             "formats": list(published.renderings)})
+    return web.json_response({"catalogs": catalogs},
+                             headers={"Cache-Control": "no-cache"})
+
+
+async def get_catalog(request: web.Request) -> web.StreamResponse:
+    """A catalog in one format: 304 when If-None-Match has its ETag, gzip when accepted.
+
+    The bytes, their gzip and the ETag were computed when the catalog was
+    published; a request only chooses among them.
+    """
+    name = request.match_info["name"]
+    format = request.query.get("format", DEFAULT_FORMAT)
+    store = request.app[STORE_KEY]
+    if format not in FORMATS:
+        return error_response(400, f"unknown format {format!r}",
+                              f"use ?format= with one of {_FORMATS_TEXT} "
+                              f"(default {DEFAULT_FORMAT})")
+    published = store.published(name)
+    if published is None:
+        return _unknown_catalog(store, name)
+    rendering = published.renderings.get(format)
+    if rendering is None:
+        return error_response(404, f"catalog {name!r} is not published as {format}",
+                              "it is published as " + ", ".join(published.renderings))
+    headers = {"ETag": rendering.etag, "Cache-Control": "no-cache",
+               "Vary": "Accept-Encoding"}
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and _etag_matches(if_none_match, rendering.etag):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = JSON
+    if _accepts_gzip(request.headers.get("Accept-Encoding")):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=rendering.gzip_body, headers=headers)
+    return web.Response(body=rendering.body, headers=headers)
+
+
+async def catalog_events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: `event: catalog` with {"name","hash","tools"} now, then on
+    every change of the hash (hash null once the catalog is removed); a comment line
+    keeps an idle stream open. Ends when the client leaves or the server stops."""
+    name = request.match_info["name"]
+    store = request.app[STORE_KEY]
+    if store.published(name) is None:
+        return _unknown_catalog(store, name)
+    keepalive = request.app[KEEPALIVE_KEY]
+    streams: set[Subscription] = request.app[STREAMS_KEY]
+    with store.subscribe(name) as subscription:
+        streams.add(subscription)
+        try:
+            response = web.StreamResponse(headers={
+                "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                # Tells nginx-style proxies not to buffer the stream.
+                "X-Accel-Buffering": "no"})
+            await response.prepare(request)
+            await response.write(f"retry: {SSE_RETRY_MILLISECONDS}\n\n".encode()
+                                 + _event(subscription.current))
+            last_hash = subscription.current.hash
+            while True:
+                try:
+                    change = await asyncio.wait_for(anext(subscription, None), keepalive)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if change is None:  # the server is stopping
+                    break
+                if change.hash != last_hash:
+                    last_hash = change.hash
+                    await response.write(_event(change))
+        except ConnectionResetError:  # the client left
+            log.debug("event stream of catalog %s: client left", name)
+            return response
+        finally:
+            streams.discard(subscription)
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response
+
+
+def _event(change: CatalogChange) -> bytes:
+    data = json.dumps(change.to_wire(), sort_keys=True, separators=(",", ":"))
+    return f"event: catalog\ndata: {data}\n\n".encode()
+
+
+def _unknown_catalog(store: CatalogStore, name: str) -> web.Response:
+    if not store.synced:
+        return error_response(503, f"catalog {name!r} is not available yet",
+                              "the operator has not finished its first listing; retry in a "
+                              "few seconds", headers={"Retry-After": "2"})
+    names = store.names()
+    known = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return error_response(404, f"no catalog named {name!r}",
+                          f"catalogs served: {known or 'none'} (GET /v1/catalogs lists them); "
+                          "a ToolCatalog is published once its services are selected")
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match holds `etag` (weak comparison, as RFC 9110 asks for it) or `*`."""
+    if header == etag:
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate in (etag, "*"):
+            return True
+    return False
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    """Accept-Encoding names gzip (or *) with a non-zero q."""
+    if not header or ("gzip" not in header and "*" not in header):
+        return False
+    for part in header.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() not in ("gzip", "*"):
+            continue
+        q = params.strip().lower()
+        if q.startswith("q="):
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False
+
+
+async def _close_streams(app: web.Application) -> None:
+    """On shutdown: end every event stream, so each response finishes cleanly."""
+    streams = app[STREAMS_KEY]
+    for subscription in list(streams):
+        subscription.close()
+
+
+def build_app(store: CatalogStore, *,
+              keepalive_seconds: float = SSE_KEEPALIVE_SECONDS) -> web.Application:
+    """The aiohttp application serving `store`'s catalogs and the operator's probes.
+
+    /readyz passes once app[READY_KEY]["ready"] is set (the operator started)
+    and store.mark_synced() was called (its first catalogs are published).
+    """
+    app = web.Application(middlewares=[json_errors])
     app[READY_KEY] = {"ready": False}
+    app[STORE_KEY] = store
+    app[KEEPALIVE_KEY] = keepalive_seconds
+    app[STREAMS_KEY] = set()
+    app.on_shutdown.append(_close_streams)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/catalogs", list_catalogs)
+    app.router.add_get("/v1/catalogs/{name}", get_catalog)
+    app.router.add_get("/v1/catalogs/{name}/events", catalog_events)
     return app
 
 
@@ -51,3 +274,4 @@ async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
     await web.TCPSite(runner, host, port).start()
     log.info("serving health, metrics and catalogs on %s:%d", host, port)
     return runner
+
