@@ -1,0 +1,1 @@
+"""Tests of the toolfleet command: operator/toolfleet/cli.py."""

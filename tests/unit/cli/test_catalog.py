@@ -1,0 +1,97 @@
+"""`toolfleet catalog`: the catalog routers would read, rendered offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toolfleet.api.toolcatalog import CatalogFormat
+
+from .fixtures import CPU_SAMPLE, GPU_SAMPLE, SAMPLES, sample, toolfleet, write
+
+
+def rendered(*args: str | Path) -> Any:
+    result = toolfleet("catalog", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_openai_tools_of_the_public_sample() -> None:
+    tools = rendered("-f", CPU_SAMPLE, "--format", "openai")
+
+    assert [t["function"]["name"] for t in tools] == ["count_words"]
+    assert tools[0]["type"] == "function"
+    assert tools[0]["function"]["parameters"]["required"] == ["text"]
+
+
+@pytest.mark.parametrize("format_", [str(f) for f in CatalogFormat])
+def test_every_format_renders(format_: str) -> None:
+    assert rendered("-f", CPU_SAMPLE, "--format", format_)
+
+
+def test_canonical_names_where_to_call_each_tool() -> None:
+    document = rendered("-f", CPU_SAMPLE, "-n", "search")
+
+    tool = document["tools"][0]
+    assert tool["endpoints"][0]["url"] == "http://text-stats.search.svc.cluster.local:8080"
+    assert tool["ready"] is True
+    assert tool["path"] == "/tools/count_words"
+    assert document["name"] == "default"
+
+
+def test_services_not_public_are_left_out_saying_how_to_include_them() -> None:
+    result = toolfleet("catalog", "-f", SAMPLES, "--format", "mcp")
+
+    assert [t["name"] for t in json.loads(result.stdout)["tools"]] == ["count_words"]
+    assert "left out: default/doc-embedder: exposure internal; pass --exposure internal to " \
+        "include it" in result.stderr
+
+    both = rendered("-f", SAMPLES, "--format", "mcp", "--exposure", "public",
+                    "--exposure", "internal")
+    assert sorted(t["name"] for t in both["tools"]) == ["count_words", "embed_documents"]
+
+
+def test_colliding_names_are_prefixed_or_rejected(tmp_path: Path) -> None:
+    twin = sample()
+    twin["metadata"]["name"] = "word-counter"
+    path = write(tmp_path, "twins.yaml", sample(), twin)
+
+    prefixed = toolfleet("catalog", "-f", path, "--format", "anthropic")
+    assert sorted(t["name"] for t in json.loads(prefixed.stdout)) == [
+        "text-stats_count_words", "word-counter_count_words"]
+    assert "renamed: count_words of default/text-stats, default/word-counter published as " \
+        "text-stats_count_words, word-counter_count_words" in prefixed.stderr
+
+    rejected = toolfleet("catalog", "-f", path, "--collision-strategy", "reject",
+                         "--format", "anthropic")
+    assert json.loads(rejected.stdout) == []
+    assert "left out: count_words is offered by default/text-stats, default/word-counter; " \
+        "rename one, or use --collision-strategy prefix" in rejected.stderr
+
+
+def test_compact_is_what_the_endpoint_serves() -> None:
+    result = toolfleet("catalog", "-f", CPU_SAMPLE, "--format", "gemini", "--compact")
+    assert result.exit_code == 0
+    assert result.stdout == json.dumps(json.loads(result.stdout), sort_keys=True,
+                                       separators=(",", ":"), ensure_ascii=False)
+
+
+def test_broken_manifests_are_refused(tmp_path: Path) -> None:
+    manifest = sample(GPU_SAMPLE)
+    manifest["spec"]["gpu"]["sharing"] = "mig"
+    result = toolfleet("catalog", "-f", write(tmp_path, "ts.yaml", manifest))
+
+    assert result.exit_code == 1
+    assert "  error: spec.gpu.migProfile: migProfile is required when sharing is mig" \
+        in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unknown_format_is_a_usage_error() -> None:
+    result = toolfleet("catalog", "-f", CPU_SAMPLE, "--format", "yaml")
+    assert result.exit_code == 2
+    assert "'yaml' is not one of 'canonical', 'openai', 'anthropic', 'gemini', 'mcp'" \
+        in result.stderr
