@@ -1,5 +1,5 @@
 """kopf handlers: importing this package registers them."""
 
-from toolfleet.handlers import operator, toolservice
+from toolfleet.handlers import catalog, operator, toolservice
 
-__all__ = ["operator", "toolservice"]
+__all__ = ["catalog", "operator", "toolservice"]

@@ -1,0 +1,283 @@
+"""kopf handlers for the tool catalog: keep every catalog published, and admit only valid tools.
+
+Any change to a ToolService, ToolCatalog or Namespace marks the catalogs dirty;
+one publisher task rebuilds them all (changes within a short window are
+coalesced), serves them from memory on every replica, and — where something
+changed — writes the ConfigMaps and the ToolCatalogs' status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import kopf
+
+from toolfleet import kube
+from toolfleet.api.common import GROUP, VERSION, now_rfc3339
+from toolfleet.api.toolcatalog import CollisionStrategy, ToolCatalogStatus
+from toolfleet.catalog.fleet import (
+    CatalogTarget,
+    build_all,
+    catalog_status,
+    catalog_targets,
+    collisions,
+    invalid_catalog_status,
+    service_entries,
+)
+from toolfleet.catalog.model import Catalog
+from toolfleet.catalog.publish import build_configmaps, stale_configmaps
+from toolfleet.catalog.source import EntryError, entry_from_body
+from toolfleet.catalog.validate import Severity, validate_toolservice_spec
+from toolfleet.handlers.toolservice import SETTINGS
+from toolfleet.metrics import CATALOG_PUBLISHES, CATALOG_TOOLS
+from toolfleet.resources.meta import MANAGED_BY
+from toolfleet.tls import self_signed
+
+log = logging.getLogger(__name__)
+CATALOG_LABEL = "toolfleet.io/catalog"
+DEFAULT_STRATEGY = CollisionStrategy(SETTINGS.default_collision_strategy)
+
+
+class Store(Protocol):
+    """What the publisher needs of the in-memory catalog store the server reads."""
+
+    def publish(self, catalog: Catalog, formats: Iterable[str]) -> None: ...
+    def remove(self, name: str) -> None: ...
+    def names(self) -> Iterable[str]: ...
+    def mark_synced(self) -> None: ...
+
+
+def _label_value(key: str) -> str:
+    # Label values are at most 63 characters; long catalog keys are hashed.
+    return key if len(key) <= 63 else hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class Publisher:
+    """Publishes the catalogs of the fleet; remembers what it wrote so a no-op writes nothing."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.lock = threading.Lock()
+        self.published: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.config_maps: dict[str, list[str]] = {}
+
+    def publish_all(self, toolservices: list[Mapping[str, Any]],
+                    toolcatalogs: list[Mapping[str, Any]],
+                    namespaces: Mapping[str, Mapping[str, str]]) -> None:
+        """Rebuild every catalog from the observed objects and publish what changed."""
+        with self.lock:
+            targets, spec_errors = catalog_targets(toolcatalogs, SETTINGS.namespace,
+                                                   DEFAULT_STRATEGY)
+            entries, entry_errors = service_entries(toolservices, namespaces)
+            for problem in entry_errors:
+                log.warning("left out of every catalog: %s", problem)
+            for target, catalog in build_all(targets, entries):
+                self._publish(target, catalog)
+            wanted = {t.key for t in targets}
+            for key in list(self.published):
+                if key not in wanted:
+                    # The ToolCatalog is gone; its ConfigMaps go with it (ownerReferences).
+                    self.store.remove(key)
+                    del self.published[key]
+                    self.config_maps.pop(key, None)
+            for body in toolcatalogs:
+                key = f"{body['metadata']['namespace']}.{body['metadata']['name']}"
+                if key in spec_errors:
+                    self._write_status(body, lambda current, gen, key=key: invalid_catalog_status(
+                        current, gen, spec_errors[key], now_rfc3339()))
+
+    def _publish(self, target: CatalogTarget, catalog: Catalog) -> None:
+        state = (catalog.model_dump_json(), target.formats)
+        if self.published.get(target.key) == (state[0], state[1]):
+            return
+        self.store.publish(catalog, target.formats)
+        CATALOG_TOOLS.labels(catalog=target.key).set(len(catalog.tools))
+        try:
+            names = self._write_config_maps(target, catalog)
+        except kube.ApiError as err:
+            CATALOG_PUBLISHES.labels(catalog=target.key, result="error").inc()
+            # Served from memory all the same; the ConfigMaps are retried next time.
+            log.warning("catalog %s: writing its ConfigMaps failed: %s", target.key, err)
+            return
+        CATALOG_PUBLISHES.labels(catalog=target.key, result="ok").inc()
+        self.published[target.key] = (state[0], state[1])
+        log.info("published catalog %s: %d tool(s), hash %s", target.key, len(catalog.tools),
+                 catalog.hash[:12])
+        if target.body is not None:
+            self._write_status(target.body, lambda current, gen: catalog_status(
+                current, gen, catalog, names, now_rfc3339()))
+
+    def _write_config_maps(self, target: CatalogTarget, catalog: Catalog) -> list[str]:
+        owner = None
+        if not target.is_default and target.body is not None:
+            meta = target.body["metadata"]
+            owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ToolCatalog",
+                     "name": meta["name"], "uid": meta["uid"], "controller": True,
+                     "blockOwnerDeletion": True}
+        labels = {"app.kubernetes.io/managed-by": MANAGED_BY,
+                  "app.kubernetes.io/component": "catalog",
+                  CATALOG_LABEL: _label_value(target.key)}
+        wanted = build_configmaps(catalog, target.formats, target.namespace, labels=labels,
+                                  owner_reference=owner)
+        # The first ConfigMap holds the manifest of the others: write it last, so a
+        # reader never finds a manifest naming shards that are not there yet.
+        for config_map in reversed(wanted):
+            kube.apply_if_changed(config_map, SETTINGS.field_manager)
+        names = [cm["metadata"]["name"] for cm in wanted]
+        existing = self.config_maps.get(target.key)
+        if existing is None:
+            existing = [cm["metadata"]["name"] for cm in kube.list_objects(
+                "ConfigMap", target.namespace,
+                f"{CATALOG_LABEL}={_label_value(target.key)}")]
+        for stale in stale_configmaps(existing, wanted):
+            kube.delete("ConfigMap", target.namespace, stale)
+        self.config_maps[target.key] = names
+        return names
+
+    def _write_status(self, body: Mapping[str, Any], update: Any) -> None:
+        meta = body["metadata"]
+        live = kube.get("ToolCatalog", meta["namespace"], meta["name"])
+        if live is None:
+            return
+        current = ToolCatalogStatus.model_validate(live.get("status") or {})
+        new = update(current, int(live["metadata"].get("generation") or 0))
+        if new.to_wire() != current.to_wire():
+            kube.patch_status("ToolCatalog", meta["namespace"], meta["name"],
+                              new.model_dump(by_alias=True, mode="json"))
+
+
+@kopf.index(GROUP, VERSION, "toolcatalogs")
+def toolcatalogs(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, name) to the latest ToolCatalog body."""
+    return {(body.metadata.namespace or "", body.metadata.name or ""): dict(body)}
+
+
+@kopf.index("namespaces")
+def namespace_labels(body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+    """Namespace name to its labels, for catalogs' namespace selectors."""
+    return {body.metadata.name or "": dict(labels)}
+
+
+def _mark_dirty(memo: kopf.Memo) -> None:
+    dirty: asyncio.Event | None = memo.get("catalog_dirty")
+    loop: asyncio.AbstractEventLoop | None = memo.get("loop")
+    if dirty is not None and loop is not None:
+        loop.call_soon_threadsafe(dirty.set)
+
+
+@kopf.on.event(GROUP, VERSION, "toolservices")
+def toolservice_for_catalog(memo: kopf.Memo, **_: Any) -> None:
+    """A ToolService changed (or went): its tools' entries may have."""
+    _mark_dirty(memo)
+
+
+@kopf.on.event(GROUP, VERSION, "toolcatalogs")
+def toolcatalog_changed(memo: kopf.Memo, **_: Any) -> None:
+    """A ToolCatalog changed (or went): its selection may have."""
+    _mark_dirty(memo)
+
+
+@kopf.on.event("namespaces")
+def namespace_changed(memo: kopf.Memo, **_: Any) -> None:
+    """Namespace labels feed catalogs' namespace selectors."""
+    _mark_dirty(memo)
+
+
+def _namespace_labels(index: Mapping[str, Iterable[dict[str, str]]]) -> dict[str, dict[str, str]]:
+    return {name: next(iter(values), {}) for name, values in list(index.items())}
+
+
+def _snapshot(index: Mapping[Any, Iterable[Any]]) -> list[Any]:
+    return [value for values in list(index.values()) for value in values]
+
+
+@kopf.on.startup()
+async def start_publisher(memo: kopf.Memo, **kwargs: Any) -> None:
+    """Start the task that publishes catalogs whenever something marked them dirty."""
+    services, catalogs, spaces = (kwargs["toolservices"], kwargs["toolcatalogs"],
+                                  kwargs["namespace_labels"])
+    memo["loop"] = asyncio.get_running_loop()
+    memo["catalog_dirty"] = dirty = asyncio.Event()
+
+    async def loop() -> None:
+        publisher: Publisher | None = None
+        while True:
+            await dirty.wait()
+            await asyncio.sleep(SETTINGS.catalog_debounce_seconds)
+            dirty.clear()
+            store: Store | None = memo.get("store")
+            if store is None:
+                continue
+            if publisher is None:
+                publisher = Publisher(store)
+            labels = _namespace_labels(spaces)
+            try:
+                await asyncio.to_thread(publisher.publish_all, _snapshot(services),
+                                        _snapshot(catalogs), labels)
+            except kube.ApiError as err:
+                log.warning("publishing catalogs failed, retrying: %s", err)
+                await asyncio.sleep(2)
+                dirty.set()
+                continue
+            store.mark_synced()
+
+    memo["publisher"] = asyncio.create_task(loop())
+
+
+@kopf.on.cleanup()
+async def stop_publisher(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the publisher task."""
+    task = memo.get("publisher")
+    if task is not None:
+        task.cancel()
+
+
+@kopf.on.startup()
+def configure_webhook(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Serve the validating webhook when the API server has an address to reach it by."""
+    if not SETTINGS.webhook_host:
+        log.info("admission webhook off (TOOLFLEET_WEBHOOK_HOST unset): invalid tools are "
+                 "reported in status and left out of catalogs")
+        return
+    directory = Path(SETTINGS.webhook_cert_dir)
+    certfile, keyfile = directory / "tls.crt", directory / "tls.key"
+    if not (certfile.exists() and keyfile.exists()):
+        certfile, keyfile = self_signed(SETTINGS.webhook_host, directory)
+    settings.admission.server = kopf.WebhookServer(
+        addr=SETTINGS.webhook_listen, port=SETTINGS.webhook_port, host=SETTINGS.webhook_host,
+        certfile=str(certfile), pkeyfile=str(keyfile), cafile=str(certfile))
+    settings.admission.managed = "toolfleet.io"
+
+
+def validate_tools(body: kopf.Body, spec: kopf.Spec, warnings: list[str],
+                   **kwargs: Any) -> None:
+    """Refuse a ToolService whose tools are invalid or collide in a catalog that rejects it."""
+    problems = validate_toolservice_spec(dict(spec))
+    errors = [p for p in problems if p.severity == Severity.error]
+    if errors:
+        raise kopf.AdmissionError("; ".join(str(p) for p in errors[:8]), code=422)
+    warnings.extend(str(p) for p in problems if p.severity != Severity.error)
+    namespace = body.metadata.namespace or ""
+    labels = _namespace_labels(kwargs["namespace_labels"])
+    try:
+        candidate = entry_from_body(dict(body), labels.get(namespace, {}))
+    except EntryError as err:
+        raise kopf.AdmissionError(str(err), code=422) from None
+    others, _ = service_entries(_snapshot(kwargs["toolservices"]), labels)
+    targets, _ = catalog_targets(_snapshot(kwargs["toolcatalogs"]), SETTINGS.namespace,
+                                 DEFAULT_STRATEGY)
+    clashes = collisions(candidate, others, targets)
+    if clashes:
+        raise kopf.AdmissionError("; ".join(clashes), code=409)
+
+
+# kopf refuses to start with admission handlers and no server to serve them, so
+# the handler exists only where the webhook does.
+if SETTINGS.webhook_host:
+    kopf.on.validate(GROUP, VERSION, "toolservices", id="tools")(validate_tools)
