@@ -154,6 +154,9 @@ up() {
     --profiling=false
   wait_for 60 kube-apiserver "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
 
+  # kwok renews node leases from a process on a shared machine; a busy moment must
+  # not look like a node failure, which would mark its pods NotReady for good
+  # (kwok, unlike a kubelet, does not restore them): hence the long grace period.
   start kube-controller-manager \
     --kubeconfig "$dir/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
@@ -166,6 +169,7 @@ up() {
     --leader-elect=false \
     --concurrent-gc-syncs 4 \
     --horizontal-pod-autoscaler-sync-period 5s \
+    --node-monitor-grace-period 300s \
     --profiling=false
   start kube-scheduler \
     --kubeconfig "$dir/scheduler.kubeconfig" \

@@ -17,6 +17,9 @@ from tests.e2e.support import CLUSTER_SH, REPO, Cluster, Operator, free_port, wa
 
 # Short, so that tests can watch a resync happen; the default is minutes.
 RESYNC_SECONDS = 2
+# Where the operator publishes the built-in catalog's ConfigMaps.
+OPERATOR_NAMESPACE = "toolfleet-system"
+WEBHOOK_CONFIGURATION = "toolfleet.io"
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +50,8 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 
 
 def start_operator(cluster: Cluster, log_path: Path,
-                   extra_env: dict[str, str] | None = None) -> Operator:
+                   extra_env: dict[str, str] | None = None,
+                   args: tuple[str, ...] = ()) -> Operator:
     """Start `toolfleet run` against the cluster and wait until it serves /readyz."""
     import sys
     import urllib.error
@@ -57,7 +61,7 @@ def start_operator(cluster: Cluster, log_path: Path,
     env = {**cluster.env(), "TOOLFLEET_HTTP_PORT": str(port), "TOOLFLEET_HTTP_HOST": "127.0.0.1",
            "TOOLFLEET_RESYNC_SECONDS": str(RESYNC_SECONDS), **(extra_env or {})}
     log = log_path.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "toolfleet.cli", "run"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "toolfleet.cli", "run", *args], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     op = Operator(process=process, port=port, log_path=log_path)
 
@@ -95,11 +99,33 @@ def crds(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, crds: None) -> Iterator[Operator]:
-    """One operator process for the session."""
+    """One operator process for the session, with its admission webhook on loopback TLS."""
     log_dir = REPO / ".cluster" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    op = start_operator(cluster, log_dir / "operator-e2e.log")
+    if cluster.kubectl("get", "namespace", OPERATOR_NAMESPACE, check=False).returncode:
+        cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE)
+    webhook_dir = log_dir / "webhook-tls"
+    # Rollout tests run operators of their own in ro-* namespaces (they kill and
+    # restart them); the session operator stays out of those.
+    op = start_operator(cluster, log_dir / "operator-e2e.log", args=("--namespace", "!ro-*"),
+                        extra_env={
+        "TOOLFLEET_NAMESPACE": OPERATOR_NAMESPACE,
+        "TOOLFLEET_WEBHOOK_HOST": "127.0.0.1",
+        "TOOLFLEET_WEBHOOK_LISTEN": "127.0.0.1",
+        "TOOLFLEET_WEBHOOK_PORT": str(free_port()),
+        "TOOLFLEET_WEBHOOK_CERT_DIR": str(webhook_dir),
+    })
     try:
+        # Admission is live once the API server has the webhook's configuration.
+        wait_until(lambda: cluster.kubectl("get", "validatingwebhookconfiguration",
+                                           WEBHOOK_CONFIGURATION, check=False).returncode == 0,
+                   60, "the admission webhook to be registered")
         yield op
     finally:
         stop_operator(op)
+        # A webhook nobody serves would refuse every later ToolService.
+        cluster.kubectl("delete", "validatingwebhookconfiguration", WEBHOOK_CONFIGURATION,
+                        "--ignore-not-found", check=False)
+        import shutil
+
+        shutil.rmtree(webhook_dir, ignore_errors=True)

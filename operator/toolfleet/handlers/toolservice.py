@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -22,9 +24,22 @@ from toolfleet.api.toolservice import PLURAL, ToolServiceSpec, ToolServiceStatus
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
 from toolfleet.metrics import RECONCILE_DURATION, RECONCILES
 from toolfleet.placement.inventory import NodeGPU, fit, node_gpu, pod_gpu_usage
-from toolfleet.resources.children import build_children
+from toolfleet.resources.children import Tracks, build_children, retired_children
+from toolfleet.resources.deployment import CANARY, STABLE, deployment_name
 from toolfleet.resources.meta import MANAGED_BY, SERVICE_LABEL, Owner
+from toolfleet.resources.revisions import read_revisions, revisions_name
 from toolfleet.resources.service import service_url
+from toolfleet.rollout.analysis import AnalysisTarget, measure
+from toolfleet.rollout.canary import (
+    APPLIED_CONTROL_ANNOTATION,
+    CONTROL_ANNOTATION,
+    Decision,
+    StepAnalysis,
+    decide,
+    replica_split,
+)
+from toolfleet.rollout.canary import Observed as RolloutObserved
+from toolfleet.rollout.compat import Incompatibility, compare_tool_schemas
 from toolfleet.rollout.revision import revision_of
 from toolfleet.settings import Settings
 from toolfleet.status.conditions import find, set_condition, transitions
@@ -40,7 +55,38 @@ _last_node_facts: dict[str, NodeGPU | None] = {}
 # Condition states worth a Warning event; and first states too ordinary for any event.
 WARNINGS = {("Ready", "False"), ("Degraded", "True"), ("Schedulable", "False"),
             ("RolloutHealthy", "False")}
-QUIET_FIRST = {("Degraded", "False"), ("Progressing", "True"), ("Progressing", "False")}
+QUIET_FIRST = {("Degraded", "False"), ("Progressing", "True"), ("Progressing", "False"),
+               ("RolloutHealthy", "True")}
+ROLLOUT_CONDITIONS = {"Progressing", "Degraded", "RolloutHealthy"}
+
+_timers: dict[tuple[str, str], threading.Timer] = {}
+_indices: dict[str, Any] = {}
+
+
+def _requeue(namespace: str, name: str, delay: float) -> None:
+    """Reconcile again after `delay` seconds (the canary's pause), once per object."""
+    key = (namespace, name)
+
+    def fire() -> None:
+        with _locks_guard:
+            _timers.pop(key, None)
+        if "gpu_nodes" not in _indices:
+            return
+        try:
+            reconcile({"metadata": {"namespace": namespace, "name": name}},
+                      _indices["gpu_nodes"], _indices["gpu_pods"])
+        except (kube.ApiError, kopf.TemporaryError) as err:
+            log.warning("scheduled reconcile of %s/%s: %s; retrying", namespace, name, err)
+            _requeue(namespace, name, 5)
+
+    with _locks_guard:
+        old = _timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        timer = threading.Timer(max(delay, 0.5), fire)
+        timer.daemon = True
+        _timers[key] = timer
+    timer.start()
 
 
 def _lock(namespace: str, name: str) -> threading.Lock:
@@ -120,10 +166,11 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         _report_invalid(body, current, err)
         return
     owner = Owner(name=name, namespace=namespace, uid=meta["uid"], spec=spec)
-    revision = revision_of(spec)
+    stable = kube.get("Deployment", namespace, deployment_name(owner, STABLE))
+    decision, tracks = _decide_rollout(body, owner, current, stable)
 
     errors: list[str] = []
-    for child in build_children(owner, SETTINGS):
+    for child in build_children(owner, SETTINGS, tracks):
         try:
             if kube.apply_if_changed(child, SETTINGS.field_manager):
                 log.info("applied %s %s/%s", child["kind"], namespace, child["metadata"]["name"])
@@ -131,6 +178,10 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
             if not err.permanent:
                 raise kopf.TemporaryError(f"applying {child['kind']}: {err}", delay=5) from err
             errors.append(f"{child['kind']} {child['metadata']['name']}: {err}")
+    for kind, child_name in retired_children(owner, tracks):
+        if kube.get(kind, namespace, child_name) is not None:
+            kube.delete(kind, namespace, child_name)
+            log.info("deleted %s %s/%s", kind, namespace, child_name)
 
     gpu_fit = None
     if spec.gpu is not None:
@@ -139,7 +190,7 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
                       used_by_others(pods, namespace, name))
     observed = Observed(
         generation=int(meta.get("generation") or 0),
-        revision=revision,
+        revision=tracks.stable_revision,
         endpoint=service_url(owner, SETTINGS.cluster_domain),
         deployment=kube.get("Deployment", namespace, name),
         fit=gpu_fit,
@@ -147,18 +198,80 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         tool_problems=[str(p) for p in validate_toolservice_spec(body.get("spec") or {})
                        if p.severity == Severity.error],
     )
-    new = compute_status(spec, current, observed, now_rfc3339())
-    _write_status(body, current, new)
+    new = decision.apply(compute_status(spec, current, observed, now_rfc3339()))
+    _write_status(body, current, new, decision)
+    if decision.applied_control is not None and decision.applied_control != \
+            (meta.get("annotations") or {}).get(APPLIED_CONTROL_ANNOTATION):
+        kube.patch_metadata("ToolService", namespace, name,
+                            {APPLIED_CONTROL_ANNOTATION: decision.applied_control})
+    for event in decision.events:
+        kube.emit_event(body, event.type, event.reason, event.message)
+    if decision.requeue_after is not None:
+        _requeue(namespace, name, decision.requeue_after)
+
+
+def _decide_rollout(body: Mapping[str, Any], owner: Owner, current: ToolServiceStatus,
+                    stable: Mapping[str, Any] | None) -> tuple[Decision, Tracks]:
+    """The canary state machine's next step, with analysis run when it asks for one."""
+    spec, namespace, name = owner.spec, owner.namespace, owner.name
+    desired = revision_of(spec)
+    stored = read_revisions(kube.get("ConfigMap", namespace, revisions_name(name)))
+    stored[desired] = spec
+    stable_revision = current.stable_revision
+    stable_spec = stored.get(stable_revision) if stable_revision else None
+    canary = kube.get("Deployment", namespace, deployment_name(owner, CANARY))
+    annotations = body["metadata"].get("annotations") or {}
+    incompatibilities: tuple[Incompatibility, ...] = ()
+    if stable_spec is not None and stable_revision != desired:
+        incompatibilities = tuple(compare_tool_schemas(stable_spec.tools, spec.tools))
+    observed = RolloutObserved(
+        desired_revision=desired,
+        stable_revision=stable_revision,
+        canary_ready_replicas=int(((canary or {}).get("status") or {}).get("readyReplicas") or 0),
+        canary_wanted_replicas=int(((canary or {}).get("spec") or {}).get("replicas") or 0),
+        control=annotations.get(CONTROL_ANNOTATION),
+        applied_control=annotations.get(APPLIED_CONTROL_ANNOTATION),
+        incompatibilities=incompatibilities,
+        generation=int(body["metadata"].get("generation") or 0),
+    )
+    now = datetime.now(UTC)
+    decision = decide(spec, current, observed, now)
+    if decision.analyze is not None and spec.rollout.analysis is not None:
+        target = AnalysisTarget(namespace=namespace, toolservice=name,
+                                revision=decision.analyze.revision)
+        result = measure(spec.rollout.analysis, target)
+        log.info("analysis of %s/%s step %d: %s", namespace, name, decision.analyze.step + 1,
+                 result.message)
+        observed = replace(observed, analysis=StepAnalysis(key=decision.analyze, result=result))
+        decision = decide(spec, current, observed, now)
+
+    # The stable Deployment's replicas are the autoscaler's; the canary gets its
+    # share of them (at least 2 in all, so a canary always has a pod), see replica_split.
+    total = max(2, spec.autoscaling.min_replicas,
+                int(((stable or {}).get("spec") or {}).get("replicas") or 0))
+    _, canary_replicas = replica_split(total, decision.canary_weight)
+    tracks = Tracks(
+        stable_spec=stored.get(decision.stable_revision),
+        stable_revision=decision.stable_revision,
+        canary_revision=decision.canary_revision,
+        canary_replicas=canary_replicas,
+        canary_weight=decision.canary_weight,
+    )
+    return decision, tracks
 
 
 def _write_status(body: dict[str, Any], current: ToolServiceStatus,
-                  new: ToolServiceStatus) -> None:
+                  new: ToolServiceStatus, decision: Decision | None = None) -> None:
     if new.to_wire() == current.to_wire():
         return
     meta = body["metadata"]
     kube.patch_status("ToolService", meta["namespace"], meta["name"],
                       new.model_dump(by_alias=True, mode="json"))
     for cond in transitions(current.conditions, new.conditions):
+        # The rollout reports its own transitions as events (decision.events).
+        if cond.type in ROLLOUT_CONDITIONS and decision is not None and \
+                (decision.events or decision.rollout is not None):
+            continue
         first = find(current.conditions, cond.type) is None
         if first and (cond.type, cond.status) in QUIET_FIRST:
             continue
@@ -187,6 +300,7 @@ def toolservice_changed(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) ->
     """A ToolService was created, changed or listed: reconcile it."""
     if event["type"] == "DELETED":
         return
+    _indices.update(gpu_nodes=kwargs["gpu_nodes"], gpu_pods=kwargs["gpu_pods"])
     reconcile(body, kwargs["gpu_nodes"], kwargs["gpu_pods"])
 
 
