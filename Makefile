@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv binaries cluster-up cluster-down crds lint unit e2e test demo bench clean
+.PHONY: help venv binaries deps cluster-up cluster-down crds lint unit e2e test demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ venv: $(STAMP) ## create .venv with the project and its test dependencies
 
 binaries: ## find or build etcd, kube-*, kubectl, kwok and helm (cached in ~/.cache/toolfleet)
 	hack/binaries.sh
+
+deps: ## system packages the e2e tests need (Prometheus)
+	hack/deps.sh
 
 cluster-up: ## start the local control plane; prints the KUBECONFIG to use
 	hack/cluster.sh up
@@ -38,16 +41,17 @@ lint: $(STAMP) ## ruff and mypy --strict
 unit: $(STAMP) ## unit tests: no cluster needed
 	$(PYTEST) -m 'not e2e' -q
 
-e2e: $(STAMP) binaries ## e2e tests against the local control plane (started if not up)
+e2e: $(STAMP) binaries deps ## e2e tests against the local control plane (started if not up)
 	$(PYTEST) -m e2e -q
 
-test: $(STAMP) binaries lint ## everything CI runs: lint, unit and e2e tests
+test: $(STAMP) binaries deps lint ## everything CI runs: lint, unit and e2e tests
 	$(PYTEST) -q
 
 demo: $(STAMP) binaries ## the operator on the local cluster with the sample services
-	hack/demo.sh
+	$(PY) hack/demo.py
 
 bench: $(STAMP) binaries ## benchmarks in hack/bench (ratios against baselines)
+	hack/deps.sh --bench
 	for b in hack/bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean: cluster-down ## remove the venv and local cluster state
