@@ -38,7 +38,6 @@ SSE_KEEPALIVE_SECONDS = 15.0
 # A router that loses the stream reconnects after this long (EventSource `retry`).
 SSE_RETRY_MILLISECONDS = 2000
 
-JSON = "application/json"
 _FORMATS_TEXT = ", ".join(FORMATS)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -136,16 +135,12 @@ async def get_catalog(request: web.Request) -> web.StreamResponse:
     if rendering is None:
         return error_response(404, f"catalog {name!r} is not published as {format}",
                               "it is published as " + ", ".join(published.renderings))
-    headers = {"ETag": rendering.etag, "Cache-Control": "no-cache",
-               "Vary": "Accept-Encoding"}
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None and _etag_matches(if_none_match, rendering.etag):
-        return web.Response(status=304, headers=headers)
-    headers["Content-Type"] = JSON
+        return web.Response(status=304, headers=rendering.not_modified_headers)
     if _accepts_gzip(request.headers.get("Accept-Encoding")):
-        headers["Content-Encoding"] = "gzip"
-        return web.Response(body=rendering.gzip_body, headers=headers)
-    return web.Response(body=rendering.body, headers=headers)
+        return web.Response(body=rendering.gzip_body, headers=rendering.gzip_headers)
+    return web.Response(body=rendering.body, headers=rendering.headers)
 
 
 async def catalog_events(request: web.Request) -> web.StreamResponse:

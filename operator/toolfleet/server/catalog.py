@@ -16,6 +16,7 @@ import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
@@ -33,12 +34,27 @@ ETAG_DIGEST_LENGTH = 32
 
 @dataclass(frozen=True)
 class Rendering:
-    """One format of a published catalog, ready to send as it is."""
+    """One format of a published catalog, ready to send as it is: bodies and headers."""
 
     format: str
     body: bytes
     gzip_body: bytes
     etag: str  # strong, quoted: "<sha256 of body>-<format>"
+
+    @cached_property
+    def not_modified_headers(self) -> Mapping[str, str]:
+        """Headers of a 304: what a cache needs to keep using its copy."""
+        return {"ETag": self.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+
+    @cached_property
+    def headers(self) -> Mapping[str, str]:
+        """Headers of the body sent as it is."""
+        return {**self.not_modified_headers, "Content-Type": "application/json"}
+
+    @cached_property
+    def gzip_headers(self) -> Mapping[str, str]:
+        """Headers of the gzip body."""
+        return {**self.headers, "Content-Encoding": "gzip"}
 
 
 @dataclass(frozen=True)
