@@ -36,6 +36,7 @@ from toolfleet.catalog.validate import (
     validate_catalog_spec,
     validate_toolservice_spec,
 )
+from toolfleet.cli_rollout import rollout
 from toolfleet.resources.children import build_children
 from toolfleet.resources.meta import Owner
 from toolfleet.settings import Settings
@@ -501,6 +502,8 @@ def _explain_left_out(entries: list[ServiceEntry], wanted: set[Exposure],
             click.echo(f"left out: {conflict.tool} is offered by {services}; rename one, or "
                        "use --collision-strategy prefix", err=True)
 
+
+main.add_command(rollout)
 
 if __name__ == "__main__":
     main()

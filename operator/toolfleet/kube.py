@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
@@ -96,6 +97,20 @@ def api_client() -> client.ApiClient:
                 config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
             _api_client = client.ApiClient()
         return _api_client
+
+
+def current_namespace() -> str:
+    """The namespace of the kubeconfig's current context (or in-cluster), as kubectl uses."""
+    in_cluster = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if in_cluster.exists():
+        return in_cluster.read_text().strip()
+    try:
+        _, context = config.list_kube_config_contexts(
+            config_file=os.environ.get("KUBECONFIG") or None)
+    except (config.ConfigException, OSError):
+        return "default"
+    namespace: str = (context or {}).get("context", {}).get("namespace") or "default"
+    return namespace
 
 
 def _call(method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None,

@@ -117,7 +117,8 @@ def test_each_catalog_lists_exactly_its_tools_in_every_format(
         # The payments catalog is published in openai and mcp only.
         fmt = "openai" if catalog.endswith(".payments") else "canonical"
 
-        def published(catalog: str = catalog, tools: set[str] = tools, fmt: str = fmt) -> bool:
+        def published(catalog: str = catalog, tools: set[str] = tools, fmt: str = fmt,
+                      last: list[Any] = last) -> bool:
             response = fetch(operator, catalog, fmt)
             body = response.json()
             last[:] = [response.status_code, body]

@@ -16,6 +16,7 @@ import mcp_types
 import numpy as np
 import pytest
 from mcp import Client
+
 from toolfleet_service.local import LocalService
 
 T = TypeVar("T")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from anomaly_detector.models import ScoreAnomaliesInput, ScoreAnomaliesOutput
 from anomaly_detector.scoring import score_anomalies
 from toolfleet_service.errors import ToolInputError

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
+
 from toolfleet_service.local import LocalService
 
 TOOL = "score_anomalies"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cluster_analyzer.models import SegmentCustomersInput, SegmentCustomersOutput
 from cluster_analyzer.segmentation import segment_customers
 from toolfleet_service.errors import ToolInputError

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from mcp import MCPError
+
 from toolfleet_service.local import LocalService
 
 TOOL = "segment_customers"

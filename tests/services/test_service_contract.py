@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cluster_analyzer.service import EXAMPLE, SERVICE
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field, RootModel
+
+from cluster_analyzer.service import EXAMPLE, SERVICE
 from toolfleet_service.errors import field_path
 from toolfleet_service.local import LocalService, wait_until
 from toolfleet_service.runner import run

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from toolfleet_service.errors import ToolInputError
 from toolfleet_service.tabular import MAX_CATEGORY_LEVELS, build_feature_table
 
