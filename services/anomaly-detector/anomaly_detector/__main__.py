@@ -1,7 +1,6 @@
 """`python -m anomaly_detector [--port N]`: serve the score_anomalies tool."""
 
-from toolfleet_service import run
-
 from anomaly_detector.service import SERVICE
+from toolfleet_service import run
 
 raise SystemExit(run(SERVICE))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+
 from toolfleet_service.tabular import FeatureNames, Records
 from toolfleet_service.tool import ToolModel
 

@@ -30,9 +30,6 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest  # type: ignore[import-untyped]
 from sklearn.preprocessing import OneHotEncoder  # type: ignore[import-untyped]
-from toolfleet_service.errors import ToolInputError
-from toolfleet_service.tabular import FeatureTable, build_feature_table
-from toolfleet_service.text import percent, readable, round_significant, signed
 
 from anomaly_detector.models import (
     Contribution,
@@ -40,6 +37,9 @@ from anomaly_detector.models import (
     ScoreAnomaliesInput,
     ScoreAnomaliesOutput,
 )
+from toolfleet_service.errors import ToolInputError
+from toolfleet_service.tabular import FeatureTable, build_feature_table
+from toolfleet_service.text import percent, readable, round_significant, signed
 
 MIN_RECORDS = 3
 # 1.4826 x MAD estimates the standard deviation of normal data, robustly.

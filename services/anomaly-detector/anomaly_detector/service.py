@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from toolfleet_service import ServiceDefinition, ToolDefinition, ToolHints
-
 from anomaly_detector import __version__
 from anomaly_detector.models import ScoreAnomaliesInput, ScoreAnomaliesOutput
 from anomaly_detector.scoring import score_anomalies
+from toolfleet_service import ServiceDefinition, ToolDefinition, ToolHints
 
 # Ordinary card payments and one that is not; scored once before the service reports ready.
 EXAMPLE = {

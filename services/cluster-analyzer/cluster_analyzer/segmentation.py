@@ -29,9 +29,6 @@ from numpy.typing import NDArray
 from sklearn.cluster import KMeans  # type: ignore[import-untyped]
 from sklearn.metrics import silhouette_score  # type: ignore[import-untyped]
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # type: ignore[import-untyped]
-from toolfleet_service.errors import ToolInputError
-from toolfleet_service.tabular import FeatureTable, build_feature_table
-from toolfleet_service.text import percent, round_significant, signed
 
 from cluster_analyzer.models import (
     CategoricalCentroid,
@@ -42,6 +39,9 @@ from cluster_analyzer.models import (
     SegmentCustomersInput,
     SegmentCustomersOutput,
 )
+from toolfleet_service.errors import ToolInputError
+from toolfleet_service.tabular import FeatureTable, build_feature_table
+from toolfleet_service.text import percent, round_significant, signed
 
 KMEANS_RESTARTS = 4
 # One-hot columns are scaled so that two records differing in one category are

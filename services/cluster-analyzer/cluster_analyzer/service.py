@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from toolfleet_service import ServiceDefinition, ToolDefinition, ToolHints
-
 from cluster_analyzer import __version__
 from cluster_analyzer.models import SegmentCustomersInput, SegmentCustomersOutput
 from cluster_analyzer.segmentation import segment_customers
+from toolfleet_service import ServiceDefinition, ToolDefinition, ToolHints
 
 # Two plain groups of customers; the service segments them once before it reports ready.
 EXAMPLE = {
