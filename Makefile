@@ -35,7 +35,7 @@ crds: $(STAMP) ## regenerate the CRDs from the API models
 	$(PY) hack/gen-crds.py
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(VENV)/bin/ruff check operator tests hack
+	$(VENV)/bin/ruff check operator services tests hack
 	$(VENV)/bin/mypy
 
 unit: $(STAMP) ## unit tests: no cluster needed
