@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,9 +44,10 @@ def read_revisions(config_map: Mapping[str, Any] | None) -> dict[str, ToolServic
     for key, value in ((config_map or {}).get("binaryData") or {}).items():
         if not key.endswith(".json.gz"):
             continue
+        # A truncated or corrupted gzip stream raises EOFError or zlib.error.
         try:
             specs[key.removesuffix(".json.gz")] = ToolServiceSpec.model_validate_json(
                 gzip.decompress(base64.b64decode(value)))
-        except (ValueError, OSError, ValidationError):
+        except (ValueError, OSError, EOFError, zlib.error, ValidationError):
             continue
     return specs
