@@ -439,3 +439,44 @@ def test_rollout_is_steered_from_the_cli(
     wait_until(lambda: cluster.kubectl("get", "deployment", f"{NAME}-canary", "-n", ns,
                                        check=False).returncode != 0, 30,
                "the canary Deployment to go")
+
+
+@pytest.fixture(scope="module")
+def gateway_api(cluster: Cluster) -> None:
+    """The Gateway API CRDs, installed as a cluster that routes with it has them."""
+    crds = subprocess.run([str(REPO / "hack" / "gateway-api-crds.sh")], check=True,
+                          capture_output=True, text=True, timeout=300).stdout.strip()
+    cluster.kubectl("apply", "--server-side", "-f", crds, timeout=120)
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                    "crd/httproutes.gateway.networking.k8s.io")
+
+
+def route_weights(cluster: Cluster, namespace: str) -> dict[str, int]:
+    route = cluster.get("httproute", NAME, "-n", namespace)
+    return {b["name"]: b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]}
+
+
+def test_gateway_api_routing_weights_follow_the_steps(
+        cluster: Cluster, operators: OperatorRunner, rollout_namespace: str,
+        gateway_api: None) -> None:
+    ns = rollout_namespace
+    routing = {"trafficRouting": "gatewayAPI", "gatewayRef": {"name": "public", "namespace": ns},
+               "steps": [{"weight": 20, "pauseSeconds": 600}, {"weight": 50, "pauseSeconds": 600}]}
+    apply(cluster, manifest(ns, "1.0.0", None, **routing))
+    cluster.kubectl("wait", "-n", ns, "--for=condition=Ready", "--timeout=60s",
+                    f"toolservice/{NAME}", timeout=70)
+    assert wait_until(lambda: route_weights(cluster, ns), 30, "the HTTPRoute") == \
+        {f"{NAME}-stable": 100}
+    route = cluster.get("httproute", NAME, "-n", ns)
+    assert route["spec"]["parentRefs"][0]["name"] == "public"
+
+    apply(cluster, manifest(ns, "1.1.0", None, **routing))
+
+    wait_until(lambda: route_weights(cluster, ns) == {f"{NAME}-stable": 80, f"{NAME}-canary": 20},
+               30, "the first step's weights")
+    canary_service = cluster.get("service", f"{NAME}-canary", "-n", ns)
+    assert canary_service["spec"]["selector"]["toolfleet.io/track"] == "canary"
+    toolfleet(cluster, "rollout", "promote", NAME, "-n", ns)
+    wait_until(lambda: route_weights(cluster, ns) == {f"{NAME}-stable": 100}, 30,
+               "all traffic back on the (now promoted) stable track")
+    assert status(cluster, ns)["stableVersion"] == "1.1.0"
