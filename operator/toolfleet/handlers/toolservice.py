@@ -20,9 +20,9 @@ from pydantic import ValidationError
 
 from toolfleet import kube
 from toolfleet.api.common import GROUP, VERSION, Condition, now_rfc3339
-from toolfleet.api.toolservice import PLURAL, ToolServiceSpec, ToolServiceStatus
+from toolfleet.api.toolservice import PLURAL, RolloutPhase, ToolServiceSpec, ToolServiceStatus
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
-from toolfleet.metrics import RECONCILE_DURATION, RECONCILES
+from toolfleet.metrics import RECONCILE_DURATION, RECONCILES, ROLLOUTS
 from toolfleet.placement.inventory import NodeGPU, fit, node_gpu, pod_gpu_usage
 from toolfleet.resources.children import Tracks, build_children, retired_children
 from toolfleet.resources.deployment import CANARY, STABLE, deployment_name
@@ -147,6 +147,13 @@ def reconcile(body: Mapping[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         try:
             _reconcile(live, nodes, pods)
             RECONCILES.labels(kind="ToolService", result="ok").inc()
+        except kube.ApiError as err:
+            if err.status == 404:
+                # Deleted while we worked: its children go with it.
+                RECONCILES.labels(kind="ToolService", result="gone").inc()
+                return
+            RECONCILES.labels(kind="ToolService", result="error").inc()
+            raise
         except Exception:
             RECONCILES.labels(kind="ToolService", result="error").inc()
             raise
@@ -302,6 +309,18 @@ def toolservice_changed(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) ->
         return
     _indices.update(gpu_nodes=kwargs["gpu_nodes"], gpu_pods=kwargs["gpu_pods"])
     reconcile(body, kwargs["gpu_nodes"], kwargs["gpu_pods"])
+    _count_rollouts(kwargs["toolservices"])
+
+
+def _count_rollouts(index: Mapping[Any, Iterable[Mapping[str, Any]]]) -> None:
+    phases = dict.fromkeys((p.value for p in RolloutPhase), 0)
+    for entries in list(index.values()):
+        for body in entries:
+            rollout = (body.get("status") or {}).get("rollout") or {}
+            if rollout.get("phase") in phases:
+                phases[rollout["phase"]] += 1
+    for phase, count in phases.items():
+        ROLLOUTS.labels(phase=phase).set(count)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={
