@@ -27,6 +27,7 @@ for source_root in ("services/common", "services/cluster-analyzer", "services/an
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
+
 from toolfleet_service.local import LocalService  # noqa: E402
 
 ROWS = 1000
