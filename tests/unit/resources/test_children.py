@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolfleet.api.toolservice import ToolServiceSpec
-from toolfleet.resources.children import build_children
-from toolfleet.resources.meta import REVISION_LABEL
+from toolfleet.resources.children import Tracks, build_children, retired_children, steady
+from toolfleet.resources.meta import REVISION_LABEL, Owner
+from toolfleet.resources.revisions import read_revisions
+from toolfleet.rollout.revision import revision_of
 from toolfleet.settings import Settings
 
 from .fixtures import UID, accesses, autoscalings, owner, owner_of, selects, specs, wire
@@ -117,3 +119,124 @@ def test_an_access_change_reaches_only_the_network_policy() -> None:
     after = children(wire(access={"exposure": "public"}))
     changed = sorted(kind for kind in KINDS if before[kind] != after[kind])
     assert changed == ["NetworkPolicy"]
+
+
+# -- rollouts: tracks, revisions, traffic ---------------------------------------------
+
+STABLE_IMAGE = "registry.example/forecaster:1.4.0"
+CANARY_IMAGE = "registry.example/forecaster:1.5.0"
+STABLE_SPEC = ToolServiceSpec.model_validate(wire(version="1.4.0", image=STABLE_IMAGE))
+
+
+def canary_owner(**rollout: Any) -> Owner:
+    """A ToolService with a canary rollout, whose spec is now version 1.5.0."""
+    return owner(version="1.5.0", image=CANARY_IMAGE, rollout={"strategy": "canary", **rollout})
+
+
+def canary_tracks(svc: Owner, stable_spec: ToolServiceSpec | None = STABLE_SPEC,
+                  replicas: int = 2, weight: int = 30) -> Tracks:
+    return Tracks(stable_spec=stable_spec, stable_revision=revision_of(STABLE_SPEC),
+                  canary_revision=revision_of(svc.spec), canary_replicas=replicas,
+                  canary_weight=weight)
+
+
+def by_name(built: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {c["metadata"]["name"]: c for c in built if c["kind"] == kind}
+
+
+def image(deployment: dict[str, Any]) -> str:
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return str(container["image"])
+
+
+def test_a_rolling_service_has_no_revisions_no_track_services_and_no_canary() -> None:
+    svc = owner(rollout={"strategy": "rolling"})
+    for built in (build_children(svc, SETTINGS), build_children(svc, SETTINGS, steady(svc.spec))):
+        assert [c["kind"] for c in built] == KINDS
+        assert list(by_name(built, "Deployment")) == ["forecaster"]
+        assert list(by_name(built, "Service")) == ["forecaster"]
+
+
+def test_a_canary_runs_the_new_spec_beside_the_stable_one() -> None:
+    svc = canary_owner()
+    tracks = canary_tracks(svc, replicas=2)
+    deployments = by_name(build_children(svc, SETTINGS, tracks), "Deployment")
+    assert sorted(deployments) == ["forecaster", "forecaster-canary"]
+    stable, canary = deployments["forecaster"], deployments["forecaster-canary"]
+    assert image(stable) == STABLE_IMAGE
+    assert stable["metadata"]["labels"][REVISION_LABEL] == revision_of(STABLE_SPEC)
+    # The autoscaler owns the stable replica count; the rollout owns the canary's.
+    assert "replicas" not in stable["spec"]
+    assert image(canary) == CANARY_IMAGE
+    assert canary["metadata"]["labels"][REVISION_LABEL] == revision_of(svc.spec)
+    assert canary["spec"]["replicas"] == 2
+
+
+def test_a_canary_stores_both_specs_before_any_deployment_changes() -> None:
+    svc = canary_owner()
+    tracks = canary_tracks(svc)
+    built = build_children(svc, SETTINGS, tracks)
+    (config_map,) = by_name(built, "ConfigMap").values()
+    assert config_map["metadata"]["name"] == "forecaster-revisions"
+    assert read_revisions(config_map) == {revision_of(STABLE_SPEC): STABLE_SPEC,
+                                          revision_of(svc.spec): svc.spec}
+    kinds = [c["kind"] for c in built]
+    assert kinds.index("ConfigMap") < kinds.index("Deployment")
+    assert kinds.index("ServiceAccount") < kinds.index("Deployment")
+
+
+def test_a_canary_has_a_service_per_track_beside_the_main_one() -> None:
+    svc = canary_owner()
+    services = by_name(build_children(svc, SETTINGS, canary_tracks(svc)), "Service")
+    assert sorted(services) == ["forecaster", "forecaster-canary", "forecaster-stable"]
+    assert services["forecaster-canary"]["spec"]["selector"]["toolfleet.io/track"] == "canary"
+    assert services["forecaster-stable"]["spec"]["selector"]["toolfleet.io/track"] == "stable"
+
+
+def test_a_canary_service_without_a_canary_keeps_the_stable_spec_and_track_service() -> None:
+    svc = canary_owner()
+    built = build_children(svc, SETTINGS, steady(svc.spec))
+    assert list(by_name(built, "Deployment")) == ["forecaster"]
+    assert sorted(by_name(built, "Service")) == ["forecaster", "forecaster-stable"]
+    (config_map,) = by_name(built, "ConfigMap").values()
+    assert read_revisions(config_map) == {revision_of(svc.spec): svc.spec}
+    assert "HTTPRoute" not in [c["kind"] for c in built]
+
+
+def test_replica_routing_builds_no_httproute() -> None:
+    svc = canary_owner(trafficRouting="replicas")
+    assert "HTTPRoute" not in [c["kind"] for c in
+                               build_children(svc, SETTINGS, canary_tracks(svc))]
+
+
+def test_gateway_api_routing_adds_an_httproute_with_the_canary_weight() -> None:
+    svc = canary_owner(trafficRouting="gatewayAPI", gatewayRef={"name": "edge"})
+    (route,) = by_name(build_children(svc, SETTINGS, canary_tracks(svc, weight=30)),
+                       "HTTPRoute").values()
+    weights = {b["name"]: b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]}
+    assert weights == {"forecaster-stable": 70, "forecaster-canary": 30}
+    (route,) = by_name(build_children(svc, SETTINGS, steady(svc.spec)), "HTTPRoute").values()
+    weights = {b["name"]: b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]}
+    assert weights == {"forecaster-stable": 100}
+
+
+def test_a_lost_stable_spec_leaves_the_live_stable_deployment_alone() -> None:
+    svc = canary_owner()
+    built = build_children(svc, SETTINGS, canary_tracks(svc, stable_spec=None))
+    assert list(by_name(built, "Deployment")) == ["forecaster-canary"]
+    (config_map,) = by_name(built, "ConfigMap").values()
+    assert read_revisions(config_map) == {revision_of(svc.spec): svc.spec}
+    # The autoscaler still scales the stable Deployment that is already there.
+    (hpa,) = by_name(built, "HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "forecaster"
+
+
+def test_the_canarys_children_are_retired_once_no_canary_runs() -> None:
+    svc = canary_owner()
+    running = build_children(svc, SETTINGS, canary_tracks(svc))
+    canary_children = {(c["kind"], c["metadata"]["name"]) for c in running
+                       if c["metadata"]["labels"].get("toolfleet.io/track") == "canary"}
+    assert canary_children == {("Deployment", "forecaster-canary"),
+                               ("Service", "forecaster-canary")}
+    assert set(retired_children(svc, steady(svc.spec))) == canary_children
+    assert retired_children(svc, canary_tracks(svc)) == []
