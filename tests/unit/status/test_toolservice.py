@@ -304,3 +304,77 @@ def test_a_resync_that_sees_nothing_new_computes_the_same_status(observed: Obser
     again = compute_status(svc, stored, observed, T3)
     assert again == first
     assert again.to_wire() == first.to_wire()
+
+
+# -- what Ready means during a rollout ------------------------------------------------
+
+def test_ready_stays_true_while_a_new_revision_rolls_out_on_old_pods() -> None:
+    # maxUnavailable 0: the old pods keep serving until new ones are ready.
+    before = status(spec(min_replicas=2, version="1.4.0"),
+                    observe(deployment(revision=OLD_REVISION), revision=OLD_REVISION), now=T1)
+    surging = deployment(wanted=2, replicas=3, updated=1, ready=2)
+    rolling = status(spec(min_replicas=2, version="1.5.0"), observe(surging), before, T2)
+    ready = condition(rolling, "Ready")
+    assert (ready.status, ready.reason, ready.last_transition_time) == (
+        "True", "ReplicasReady", T1)
+    assert "1.4.0" in ready.message
+    progressing = condition(rolling, "Progressing")
+    assert (progressing.status, progressing.reason) == ("True", "Deploying")
+    assert (rolling.stable_version, rolling.stable_revision) == ("1.4.0", OLD_REVISION)
+    done = status(spec(min_replicas=2, version="1.5.0"), observe(), rolling, T3)
+    assert condition(done, "Ready").last_transition_time == T1
+    assert condition(done, "Progressing").status == "False"
+    assert done.stable_version == "1.5.0"
+
+
+@PROPERTIES
+@given(min_replicas=st.integers(1, 4), surge=st.integers(0, 2), data=st.data())
+def test_mid_rollout_ready_means_at_least_min_replicas_pods_ready(
+        min_replicas: int, surge: int, data: st.DataObject) -> None:
+    replicas = min_replicas + surge
+    updated = data.draw(st.integers(0, min_replicas - 1), label="updated")
+    ready = data.draw(st.integers(0, replicas), label="ready")
+    dep = deployment(wanted=min_replicas, replicas=replicas, updated=updated, ready=ready)
+    result = status(spec(min_replicas=min_replicas), observe(dep))
+    assert condition(result, "Progressing").status == "True"
+    assert (condition(result, "Ready").status == "True") == (ready >= min_replicas)
+
+
+def test_not_ready_mid_rollout_when_fewer_than_min_replicas_pods_are_ready() -> None:
+    dep = deployment(wanted=3, replicas=4, updated=1, ready=2)
+    result = status(spec(min_replicas=3), observe(dep))
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason, ready.message) == (
+        "False", "ReplicasNotReady", "2/3 replica(s) ready")
+    assert condition(result, "Progressing").status == "True"
+
+
+# -- invalid tools --------------------------------------------------------------------
+
+TOOL_PROBLEMS = ["spec.tools[1].inputSchema: 'properties' must be an object (got 'array')"]
+
+
+def with_tool_problems(dep: dict[str, Any] | None = None) -> Observed:
+    return Observed(generation=7, revision=REVISION, endpoint=ENDPOINT,
+                    deployment=dep if dep is not None else deployment(), fit=None,
+                    tool_problems=TOOL_PROBLEMS)
+
+
+def test_invalid_tools_degrade_the_service_and_say_they_are_left_out() -> None:
+    result = status(observed=with_tool_problems())
+    degraded = condition(result, "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "InvalidTools")
+    assert degraded.message == "left out of every catalog: " + TOOL_PROBLEMS[0]
+
+
+@pytest.mark.parametrize("dep", [deployment(), deployment(ready=1, wanted=3)])
+def test_invalid_tools_do_not_change_readiness(dep: dict[str, Any]) -> None:
+    without = condition(status(observed=observe(dep)), "Ready")
+    assert condition(status(observed=with_tool_problems(dep)), "Ready") == without
+
+
+def test_fixed_tools_clear_degraded() -> None:
+    degraded = status(observed=with_tool_problems(), now=T1)
+    fixed = status(observed=observe(), current=degraded, now=T2)
+    assert (condition(fixed, "Degraded").status, condition(fixed, "Degraded").reason,
+            condition(fixed, "Degraded").last_transition_time) == ("False", "AsExpected", T2)
