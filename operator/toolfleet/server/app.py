@@ -38,6 +38,8 @@ SSE_KEEPALIVE_SECONDS = 15.0
 # A router that loses the stream reconnects after this long (EventSource `retry`).
 SSE_RETRY_MILLISECONDS = 2000
 
+# An error quotes at most this much of a catalog name it was sent.
+MAX_NAME_ECHOED = 253
 _FORMATS_TEXT = ", ".join(FORMATS)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -125,7 +127,7 @@ async def get_catalog(request: web.Request) -> web.StreamResponse:
     format = request.query.get("format", DEFAULT_FORMAT)
     store = request.app[STORE_KEY]
     if format not in FORMATS:
-        return error_response(400, f"unknown format {format!r}",
+        return error_response(400, f"unknown format {format[:MAX_NAME_ECHOED]!r}",
                               f"use ?format= with one of {_FORMATS_TEXT} "
                               f"(default {DEFAULT_FORMAT})")
     published = store.published(name)
@@ -191,6 +193,8 @@ def _event(change: CatalogChange) -> bytes:
 
 
 def _unknown_catalog(store: CatalogStore, name: str) -> web.Response:
+    if len(name) > MAX_NAME_ECHOED:
+        name = name[:MAX_NAME_ECHOED] + "..."
     if not store.synced:
         return error_response(503, f"catalog {name!r} is not available yet",
                               "the operator has not finished its first listing; retry in a "

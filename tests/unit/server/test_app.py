@@ -178,6 +178,9 @@ def test_an_unknown_catalog_is_404_naming_the_known_ones() -> None:
             assert response.status == 404, path
             body = await error_of(response)
             assert "catalogs served: default" in body["hint"]
+        response = await client.get("/v1/catalogs/" + "a" * 5000)
+        assert response.status == 404
+        assert len((await error_of(response))["error"]) < 300
 
     serve(scenario)
 
