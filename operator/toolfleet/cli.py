@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from toolfleet import __version__
 from toolfleet.api import rules
 from toolfleet.api.common import API_VERSION, GROUP
 from toolfleet.api.toolcatalog import CatalogFormat, CollisionStrategy, ToolCatalogSpec
-from toolfleet.api.toolservice import Exposure, ToolServiceSpec
+from toolfleet.api.toolservice import NAME_RULES, Exposure, ToolServiceSpec
 from toolfleet.catalog.build import build_catalog
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.render import render as render_catalog
@@ -48,8 +47,6 @@ TOOLSERVICE, TOOLCATALOG = "ToolService", "ToolCatalog"
 # `render` has no API server to assign a uid; children's ownerReferences show this one.
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
 # A ToolService's name is its Service's name, so it must be a DNS-1035 label.
-_DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-_MAX_LABEL = 63
 # Kopf pauses every replica of a priority tie, so replicas without an explicit
 # priority draw one at random from a range wide enough that ties do not happen.
 _MAX_RANDOM_PRIORITY = 2**31 - 1
@@ -281,10 +278,9 @@ def _metadata_problems(metadata: Any, kind: str) -> list[Problem]:
     if not isinstance(metadata, dict) or not metadata.get("name"):
         return [Problem("metadata.name", "is required")]
     name = str(metadata["name"])
-    if kind == TOOLSERVICE and (len(name) > _MAX_LABEL or not re.match(_DNS_1035_LABEL, name)):
-        return [Problem("metadata.name", f"{name!r} cannot name the Service the operator "
-                        "creates; use at most 63 lowercase letters, digits and -, starting "
-                        "with a letter and ending with a letter or digit")]
+    if kind == TOOLSERVICE:
+        return [Problem(v.path, f"{name!r}: {v.message}")
+                for v in rules.name_violations(NAME_RULES, name)]
     return []
 
 

@@ -81,6 +81,12 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
      ["spec.env[0]", "exactly one of value or secretKeyRef"]),
     ("bad memory quantity", set_path("spec.resources.memory", "lots"),
      ["spec.resources.memory"]),
+    ("name starting with a digit", set_path("metadata.name", "2fast"),
+     ["metadata.name", "must be a DNS-1035 label"]),
+    ("name too long for its children", set_path("metadata.name", "x" * 53),
+     ["metadata.name", "at most 52 characters"]),
+    ("name of another service's canary", set_path("metadata.name", "embedder-canary"),
+     ["metadata.name", "must not end in -canary"]),
     ("tool timeout of zero", set_path("spec.tools", [tool(timeoutSeconds=0)]),
      ["spec.tools[0].timeoutSeconds"]),
 ]

@@ -32,6 +32,8 @@ class CrdSpec:
     short_names: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     printer_columns: list[dict[str, Any]] = field(default_factory=list)
+    # CEL rules on the whole object (the only place that can see metadata.name).
+    root_validations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def structural_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -138,7 +140,7 @@ def build_crd(spec: CrdSpec) -> dict[str, Any]:
     """The whole CustomResourceDefinition object for one kind."""
     spec_schema = structural_schema(spec.spec_model)
     status_schema = structural_schema(spec.status_model)
-    root = {
+    root: dict[str, Any] = {
         "type": "object",
         "description": spec.description,
         "properties": {
@@ -150,6 +152,8 @@ def build_crd(spec: CrdSpec) -> dict[str, Any]:
         },
         "required": ["spec"],
     }
+    if spec.root_validations:
+        root["x-kubernetes-validations"] = spec.root_validations
     names: dict[str, Any] = {
         "kind": spec.kind,
         "listKind": f"{spec.kind}List",

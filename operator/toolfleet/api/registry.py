@@ -17,6 +17,7 @@ TOOLSERVICE = CrdSpec(
     short_names=toolservice.SHORT_NAMES,
     categories=toolservice.CATEGORIES,
     printer_columns=toolservice.PRINTER_COLUMNS,
+    root_validations=toolservice.NAME_RULES,
 )
 
 ALL = [TOOLSERVICE]

@@ -11,6 +11,7 @@ fails when a CEL rule lacks its twin, or a twin outlives its rule.
 from __future__ import annotations
 
 import itertools
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -54,6 +55,21 @@ CHECKS: dict[tuple[type[BaseModel], str], Check] = {
 }
 
 
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+# Rules on a whole object (CrdSpec.root_validations): the only ones that see
+# metadata.name. CEL rule text -> whether a name satisfies it.
+NAME_CHECKS: dict[str, Callable[[str], bool]] = {
+    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && "
+    "size(self.metadata.name) <= 52":
+        lambda name: bool(_DNS_1035.match(name)) and len(name) <= 52,
+    "!self.metadata.name.endsWith('-canary') && "
+    "!self.metadata.name.endsWith('-stable') && "
+    "!self.metadata.name.endsWith('-revisions')":
+        lambda name: not name.endswith(("-canary", "-stable", "-revisions")),
+}
+
+
 @dataclass(frozen=True)
 class Violation:
     """A broken rule: the field the API server would name, and the rule's message."""
@@ -63,6 +79,19 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+def name_violations(root_rules: list[dict[str, Any]], name: str) -> list[Violation]:
+    """The root rules (see CrdSpec.root_validations) that `name` breaks, as metadata.name."""
+    found = []
+    for rule in root_rules:
+        check = NAME_CHECKS.get(rule["rule"])
+        if check is None:
+            raise LookupError(f"the root CEL rule {rule['rule']!r} has no Python twin; add one "
+                              "to toolfleet.api.rules.NAME_CHECKS")
+        if not check(name):
+            found.append(Violation("metadata.name", rule["message"]))
+    return found
 
 
 def cel_rules(model: type[BaseModel]) -> list[dict[str, str]]:

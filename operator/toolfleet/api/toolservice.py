@@ -464,6 +464,20 @@ class ToolServiceStatus(ApiModel):
     gpu: GPUStatus | None = Field(default=None, description="GPU placement, for GPU services.")
 
 
+# A ToolService's name becomes its Service's and its children's (with suffixes).
+NAME_RULES: list[dict[str, Any]] = [
+    {"rule": "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && "
+             "size(self.metadata.name) <= 52",
+     "message": "metadata.name must be a DNS-1035 label (lowercase letters, digits and -, "
+                "starting with a letter) of at most 52 characters: it names the Service and "
+                "the other children, some with a suffix"},
+    {"rule": "!self.metadata.name.endsWith('-canary') && "
+             "!self.metadata.name.endsWith('-stable') && "
+             "!self.metadata.name.endsWith('-revisions')",
+     "message": "metadata.name must not end in -canary, -stable or -revisions: such names "
+                "belong to the children of another ToolService"},
+]
+
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Version", "type": "string", "jsonPath": ".status.stableVersion",
      "description": "Version serving stable traffic."},

@@ -18,13 +18,17 @@ from tests.e2e.test_toolservice_validation import CASES, VALID
 from toolfleet.api import rules
 from toolfleet.api.crd import build_crd
 from toolfleet.api.registry import ALL
-from toolfleet.api.toolservice import ToolServiceSpec
+from toolfleet.api.toolservice import NAME_RULES, ToolServiceSpec
 from toolfleet.catalog.schema import format_path
 
 
 def declared_rules() -> set[tuple[type[BaseModel], str]]:
     return {(model, rule["rule"]) for spec in ALL for model in rules.nested_models(spec.spec_model)
             for rule in rules.cel_rules(model)}
+
+
+def root_rules() -> set[str]:
+    return {rule["rule"] for spec in ALL for rule in spec.root_validations}
 
 
 def crd_rules(node: Any) -> list[str]:
@@ -40,9 +44,10 @@ def crd_rules(node: Any) -> list[str]:
     return found
 
 
-def offline_paths(spec: Any) -> list[str]:
-    """The fields refused offline: by the models' schema, then by the CEL twins."""
-    paths: list[str] = []
+def offline_paths(manifest: Any) -> list[str]:
+    """The fields refused offline: by the name rules, the models' schema, the CEL twins."""
+    spec = manifest["spec"]
+    paths = [v.path for v in rules.name_violations(NAME_RULES, manifest["metadata"]["name"])]
     try:
         ToolServiceSpec.model_validate(spec)
     except ValidationError as error:
@@ -53,11 +58,12 @@ def offline_paths(spec: Any) -> list[str]:
 
 def test_every_cel_rule_has_a_python_twin_and_every_twin_a_rule() -> None:
     assert declared_rules() == set(rules.CHECKS)
+    assert root_rules() == set(rules.NAME_CHECKS)
 
 
 def test_the_walk_finds_every_rule_the_generated_crds_carry() -> None:
     in_crds = sorted(rule for spec in ALL for rule in crd_rules(build_crd(spec)))
-    assert in_crds == sorted(rule for _, rule in declared_rules())
+    assert in_crds == sorted([*(rule for _, rule in declared_rules()), *root_rules()])
 
 
 def test_the_valid_sample_breaks_no_rule() -> None:
@@ -71,7 +77,7 @@ def test_what_the_api_server_refuses_is_refused_offline_naming_the_field(
     mutate(manifest)
     field = expected[0]
 
-    paths = offline_paths(manifest["spec"])
+    paths = offline_paths(manifest)
 
     assert paths, f"{problem}: accepted offline, refused by the API server"
     # The API server may name a field below the one the models name (inputSchema.type
@@ -135,7 +141,7 @@ def test_an_object_of_the_wrong_type_is_left_to_the_schema() -> None:
     # minReplicas is not a number: the schema says so; the rule has nothing to compare.
     spec = spec_with(autoscaling={"minReplicas": "many", "maxReplicas": 2})
     assert rules.violations(ToolServiceSpec, spec) == []
-    assert "spec.autoscaling.minReplicas" in offline_paths(spec)
+    assert "spec.autoscaling.minReplicas" in offline_paths({**VALID, "spec": spec})
 
 
 def test_a_rule_without_a_twin_is_reported_with_the_fix(

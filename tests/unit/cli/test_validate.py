@@ -42,7 +42,7 @@ def test_what_the_api_server_refuses_fails_naming_the_field(
     result = toolfleet("validate", "-f", path)
 
     assert result.exit_code == 1, f"{problem}: {result.output}"
-    assert f"{path} (document 1): ToolService/doc-embedder:" in result.stdout
+    assert f"{path} (document 1): ToolService/{manifest['metadata']['name']}:" in result.stdout
     # The field kubectl names, or the object holding it (inputSchema for inputSchema.type).
     field = expected[0]
     named = [line.split(": ", 2)[1] for line in result.stdout.splitlines()
@@ -138,8 +138,8 @@ def test_a_valid_toolcatalog_passes(tmp_path: Path) -> None:
      "  error: apiVersion: must be toolfleet.io/v1alpha1 (got 'toolfleet.io/v1')"),
     (lambda m: m["metadata"].pop("name"), "  error: metadata.name: is required"),
     (lambda m: m["metadata"].update(name="Text_Stats"),
-     "  error: metadata.name: 'Text_Stats' cannot name the Service the operator creates; use "
-     "at most 63 lowercase letters, digits and -, starting with a letter"),
+     "  error: metadata.name: 'Text_Stats': metadata.name must be a DNS-1035 label (lowercase "
+     "letters, digits and -, starting with a letter) of at most 52 characters"),
     (lambda m: m.pop("spec"),
      "  error: spec: is required; `kubectl explain toolservice.spec` lists its fields"),
 ], ids=["kind", "apiVersion", "no name", "bad name", "no spec"])
