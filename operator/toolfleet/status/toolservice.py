@@ -105,7 +105,7 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
 
     # Ready means serving at its floor: old pods keep serving through a rolling
     # update (maxUnavailable 0), so a new revision does not make the service unready.
-    serving = observed.deployment is not None and ready >= wanted
+    serving = observed.deployment is not None and ready >= max(spec.autoscaling.min_replicas, 1)
     if serving and not observed.apply_errors:
         version = spec.version if rolled_out else (current.stable_version or spec.version)
         ready_cond = _cond("Ready", True, "ReplicasReady",

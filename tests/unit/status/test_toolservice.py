@@ -114,11 +114,17 @@ def test_the_rollout_is_complete_only_when_the_current_revision_is_fully_rolled_
     assert result.stable_version is None and result.stable_revision is None, why
 
 
-def test_not_ready_while_fewer_pods_than_wanted_are_ready() -> None:
-    result = status(observed=observe(deployment(wanted=3, ready=2)))
+def test_not_ready_while_fewer_than_min_replicas_pods_are_ready() -> None:
+    result = status(spec(min_replicas=3), observe(deployment(wanted=3, ready=2)))
     ready = condition(result, "Ready")
     assert (ready.status, ready.reason) == ("False", "ReplicasNotReady")
     assert "2/3" in ready.message
+
+
+def test_ready_at_min_replicas_even_when_the_autoscaler_wants_more() -> None:
+    # Scaled out to 5, one pod still starting: the service serves, at its floor and above.
+    result = status(spec(min_replicas=2), observe(deployment(wanted=5, replicas=5, ready=4)))
+    assert condition(result, "Ready").status == "True"
 
 
 def test_not_ready_before_the_deployment_exists() -> None:
@@ -153,9 +159,9 @@ def test_rolled_out_only_when_every_wanted_pod_of_this_revision_is_ready(
     assert complete == (same_revision and lag == 0 and updated == replicas >= wanted
                         and ready >= max(wanted, min_replicas))
     assert (result.stable_revision == REVISION) == complete
-    # Ready never claims more than the pods that are ready.
+    # Ready never claims more than the pods that are ready: at least minReplicas.
     if condition(result, "Ready").status == "True":
-        assert ready >= max(wanted, min_replicas, 1)
+        assert ready >= max(min_replicas, 1)
 
 
 # -- Schedulable ----------------------------------------------------------------------
@@ -261,7 +267,8 @@ def test_stable_version_moves_only_once_the_new_revision_is_rolled_out() -> None
     rolling = status(spec(version="1.5.0"), observe(deployment(ready=1, updated=1, replicas=3)),
                      current=old, now=T2)
     assert (rolling.stable_version, rolling.stable_revision) == ("1.4.0", OLD_REVISION)
-    assert condition(rolling, "Ready").status == "False"
+    # The old pods keep serving meanwhile (maxUnavailable 0): still Ready.
+    assert condition(rolling, "Ready").status == "True"
     done = status(spec(version="1.5.0"), observe(), current=rolling, now=T3)
     assert (done.stable_version, done.stable_revision) == ("1.5.0", REVISION)
 
