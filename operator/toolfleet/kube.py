@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,51 @@ def list_objects(kind: str, namespace: str | None = None,
     return items
 
 
+def list_with_version(kind: str, label_selector: str | None = None
+                      ) -> tuple[list[dict[str, Any]], str]:
+    """Every object of the kind in all namespaces, and the list's resourceVersion to watch from."""
+    query = [("labelSelector", label_selector)] if label_selector else []
+    result = _call("GET", KINDS[kind].path(None), query=query)
+    items: list[dict[str, Any]] = result.get("items", [])
+    return items, str(result["metadata"].get("resourceVersion", ""))
+
+
+def watch_objects(kind: str, resource_version: str, label_selector: str | None = None,
+                  timeout_seconds: int = 300) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(type, object) events of the kind in all namespaces, from `resource_version`.
+
+    Ends when the server closes the watch (after `timeout_seconds`); raises
+    ApiError(410) when the version is too old, so the caller lists again.
+    """
+    query = [("watch", "true"), ("resourceVersion", resource_version),
+             ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_seconds))]
+    if label_selector:
+        query.append(("labelSelector", label_selector))
+    api = api_client()
+    _, url, headers, _, _ = api.param_serialize(
+        "GET", KINDS[kind].path(None), query_params=query,
+        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    try:
+        response = api.call_api("GET", url, header_params=headers,
+                                _request_timeout=(10, timeout_seconds + 30))
+    except ApiException as exc:
+        raise ApiError(exc.status or 0, _reason(exc.body, str(exc.reason))) from None
+    if not 200 <= response.status < 300:
+        raise ApiError(response.status, _reason(response.read(), str(response.reason)))
+    buffer = b""
+    for chunk in response.response.stream(65536, decode_content=True):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            if event["type"] == "ERROR":
+                status = event["object"]
+                raise ApiError(int(status.get("code") or 0), str(status.get("message")))
+            yield event["type"], event["object"]
+
+
 def applied_hash(obj: Mapping[str, Any]) -> str:
     """A hash of the object as we want it, stored on it to recognise an unchanged apply."""
     canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"))
@@ -168,7 +213,7 @@ def apply(obj: Mapping[str, Any], field_manager: str) -> dict[str, Any]:
     """Server-side apply the object, taking ownership of the fields it sets."""
     meta = obj["metadata"]
     path = KINDS[obj["kind"]].path(meta.get("namespace"), meta["name"])
-    API_WRITES.labels(verb="apply", kind=obj["kind"]).inc()
+    API_WRITES.labels(verb="apply", kind=obj["kind"], namespace=meta.get("namespace", "")).inc()
     result: dict[str, Any] = _call(
         "PATCH", path, body=json.dumps(obj),
         query=[("fieldManager", field_manager), ("force", "true")],
@@ -198,7 +243,7 @@ def apply_if_changed(obj: Mapping[str, Any], field_manager: str) -> bool:
 
 def delete(kind: str, namespace: str | None, name: str) -> bool:
     """Delete the object (its dependents go in the background). False if it was gone."""
-    API_WRITES.labels(verb="delete", kind=kind).inc()
+    API_WRITES.labels(verb="delete", kind=kind, namespace=namespace or "").inc()
     try:
         _call("DELETE", KINDS[kind].path(namespace, name),
               body={"propagationPolicy": "Background"})
@@ -212,7 +257,7 @@ def delete(kind: str, namespace: str | None, name: str) -> bool:
 def patch_status(kind: str, namespace: str | None, name: str,
                  status: Mapping[str, Any]) -> dict[str, Any]:
     """Replace the fields of .status given (null removes one) through the status subresource."""
-    API_WRITES.labels(verb="patch_status", kind=kind).inc()
+    API_WRITES.labels(verb="patch_status", kind=kind, namespace=namespace or "").inc()
     result: dict[str, Any] = _call(
         "PATCH", KINDS[kind].path(namespace, name, "status"), body={"status": dict(status)},
         content_type="application/merge-patch+json")
@@ -222,7 +267,7 @@ def patch_status(kind: str, namespace: str | None, name: str,
 def patch_metadata(kind: str, namespace: str | None, name: str,
                    annotations: Mapping[str, str | None]) -> dict[str, Any]:
     """Set (or, with None, remove) annotations of an object."""
-    API_WRITES.labels(verb="patch", kind=kind).inc()
+    API_WRITES.labels(verb="patch", kind=kind, namespace=namespace or "").inc()
     result: dict[str, Any] = _call(
         "PATCH", KINDS[kind].path(namespace, name),
         body={"metadata": {"annotations": dict(annotations)}},
@@ -248,7 +293,7 @@ def emit_event(involved: Mapping[str, Any], type_: str, reason: str, message: st
         "source": {"component": "toolfleet"},
         "reportingComponent": "toolfleet", "reportingInstance": socket.gethostname(),
     }
-    API_WRITES.labels(verb="create", kind="Event").inc()
+    API_WRITES.labels(verb="create", kind="Event", namespace=meta["namespace"]).inc()
     try:
         _call("POST", KINDS["Event"].path(meta["namespace"]), body=event)
     except ApiError as err:

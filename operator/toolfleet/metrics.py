@@ -6,8 +6,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 API_WRITES = Counter(
     "toolfleet_api_writes_total",
-    "Writes the operator sent to the API server (apply, status patch, delete, event).",
-    ["verb", "kind"],
+    "Writes the operator sent to the API server (apply, status patch, delete, event), "
+    "by namespace of the object written (empty for cluster-scoped objects).",
+    ["verb", "kind", "namespace"],
 )
 RECONCILES = Counter(
     "toolfleet_reconciles_total", "Reconciles run, by kind and result.", ["kind", "result"]

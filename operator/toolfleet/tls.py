@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from pathlib import Path
 
 from cryptography import x509
@@ -39,8 +40,11 @@ def self_signed(host: str, directory: Path, days: int = 365) -> tuple[Path, Path
     directory.mkdir(parents=True, exist_ok=True)
     certfile, keyfile = directory / "tls.crt", directory / "tls.key"
     certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    keyfile.chmod(0o600)
+    # Created 0600, so the key is never readable by others, not even for a moment.
+    keyfile.unlink(missing_ok=True)
+    descriptor = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
     return certfile, keyfile

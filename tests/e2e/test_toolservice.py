@@ -208,24 +208,28 @@ def test_resync_without_change_writes_nothing(
     apply(cluster, namespace, SAMPLES / "cpu-toolservice.yaml")
     wait_ready(cluster, namespace, "text-stats")
 
+    # Other tests' objects come and go meanwhile: count this namespace's writes only.
+    def writes() -> float:
+        return operator.metric("toolfleet_api_writes_total", namespace=namespace)
+
     def settled() -> bool:
         # Quiet: no write across two full resync periods.
-        before = operator.metric("toolfleet_api_writes_total")
+        before = writes()
         reconciles = operator.metric("toolfleet_reconciles_total")
         wait_until(lambda: operator.metric("toolfleet_reconciles_total") >= reconciles + 2,
                    RESYNC_SECONDS * 10, "two reconciles")
-        return operator.metric("toolfleet_api_writes_total") == before
+        return writes() == before
 
     wait_until(settled, 60, "the operator to settle")
     versions = {kind: fingerprint(cluster, namespace, kind) for kind in (*CHILD_KINDS,
                                                                           "toolservice")}
-    writes = operator.metric("toolfleet_api_writes_total")
+    written = writes()
     reconciles = operator.metric("toolfleet_reconciles_total")
 
     wait_until(lambda: operator.metric("toolfleet_reconciles_total") >= reconciles + 3,
                RESYNC_SECONDS * 15, "three resyncs")
 
-    assert operator.metric("toolfleet_api_writes_total") == writes
+    assert writes() == written
     for kind, version in versions.items():
         assert fingerprint(cluster, namespace, kind) == version, \
             f"{kind} was rewritten by a no-op resync"
