@@ -46,7 +46,6 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 TOOLSERVICE, TOOLCATALOG = "ToolService", "ToolCatalog"
 # `render` has no API server to assign a uid; children's ownerReferences show this one.
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
-# A ToolService's name is its Service's name, so it must be a DNS-1035 label.
 # Kopf pauses every replica of a priority tie, so replicas without an explicit
 # priority draw one at random from a range wide enough that ties do not happen.
 _MAX_RANDOM_PRIORITY = 2**31 - 1
