@@ -428,13 +428,14 @@ def _namespace_problems(doc: Document, flag: str | None) -> list[Problem]:
               help="Publish services of this exposure (repeatable). Default: public, as the "
               "built-in default catalog does.")
 @click.option("--collision-strategy", type=click.Choice([str(s) for s in CollisionStrategy]),
-              default=CollisionStrategy.prefix.value, show_default=True,
+              default=None,
               help="When two services offer a tool of one name: prefix each with its service "
-              "name, or reject both. The built-in catalog prefixes.")
+              "name, or reject both. Default: as the built-in catalog does "
+              "(TOOLFLEET_DEFAULT_COLLISION_STRATEGY, else prefix).")
 @click.option("--compact", is_flag=True,
               help="The exact bytes the catalog endpoint serves (no indentation).")
 def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
-            exposures: tuple[str, ...], collision_strategy: str, compact: bool) -> None:
+            exposures: tuple[str, ...], collision_strategy: str | None, compact: bool) -> None:
     """Print the catalog the ToolServices in the files would make, as routers read it.
 
     The services are taken as Ready, as they are once running, and published
@@ -458,8 +459,14 @@ def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
         raise click.ClickException(f"no ToolService found in {', '.join(paths)}")
     entries = [_ready_entry(doc, _namespace_of(doc, namespace)) for doc, _ in services]
     wanted = {Exposure(e) for e in exposures or (Exposure.public.value,)}
+    try:
+        strategy = CollisionStrategy(
+            collision_strategy or Settings.from_env().default_collision_strategy)
+    except ValueError as err:
+        raise click.ClickException(f"TOOLFLEET_DEFAULT_COLLISION_STRATEGY: {err}; use one of "
+                                   f"{', '.join(CollisionStrategy)}") from None
     spec = default_catalog_spec().model_copy(update={
-        "exposures": sorted(wanted), "collision_strategy": CollisionStrategy(collision_strategy)})
+        "exposures": sorted(wanted), "collision_strategy": strategy})
     built = build_catalog(DEFAULT_CATALOG_NAME, entries, spec, namespace=None)
     _explain_left_out(entries, wanted, built)
     rendered = render_catalog(built, format_)

@@ -71,6 +71,15 @@ def test_colliding_names_are_prefixed_or_rejected(tmp_path: Path) -> None:
     assert "left out: count_words is offered by default/text-stats, default/word-counter; " \
         "rename one, or use --collision-strategy prefix" in rejected.stderr
 
+    # By default, as the operator's built-in catalog is configured.
+    configured = toolfleet("catalog", "-f", path, "--format", "anthropic",
+                           env={"TOOLFLEET_DEFAULT_COLLISION_STRATEGY": "reject"})
+    assert json.loads(configured.stdout) == []
+    misconfigured = toolfleet("catalog", "-f", path,
+                              env={"TOOLFLEET_DEFAULT_COLLISION_STRATEGY": "merge"})
+    assert misconfigured.exit_code == 1
+    assert "use one of reject, prefix" in misconfigured.stderr
+
 
 def test_compact_is_what_the_endpoint_serves() -> None:
     result = toolfleet("catalog", "-f", CPU_SAMPLE, "--format", "gemini", "--compact")
