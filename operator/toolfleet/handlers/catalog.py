@@ -74,6 +74,26 @@ class Publisher:
         self.lock = threading.Lock()
         self.published: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.config_maps: dict[str, list[str]] = {}
+        self.settled: dict[tuple[str, str], Mapping[str, Any]] = {}
+
+    def reconciled(self, toolservices: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Each ToolService as last reconciled: a spec change shows once its status follows.
+
+        Between a spec change and the status written for it, the object mixes the
+        new spec with the old revision; publishing that would change the catalog
+        twice for one edit.
+        """
+        current: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for body in toolservices:
+            meta = body["metadata"]
+            key = (meta["namespace"], meta["name"])
+            observed = (body.get("status") or {}).get("observedGeneration")
+            if observed == meta.get("generation") or key not in self.settled:
+                current[key] = body
+            else:
+                current[key] = self.settled[key]
+        self.settled = current
+        return list(current.values())
 
     def publish_all(self, toolservices: list[Mapping[str, Any]],
                     toolcatalogs: list[Mapping[str, Any]],
@@ -82,7 +102,7 @@ class Publisher:
         with self.lock:
             targets, spec_errors = catalog_targets(toolcatalogs, SETTINGS.namespace,
                                                    DEFAULT_STRATEGY)
-            entries, entry_errors = service_entries(toolservices, namespaces)
+            entries, entry_errors = service_entries(self.reconciled(toolservices), namespaces)
             for problem in entry_errors:
                 log.warning("left out of every catalog: %s", problem)
             for target, catalog in build_all(targets, entries):
