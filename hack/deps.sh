@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(prometheus)
-[ "${1:-}" = "--bench" ] && packages+=(nginx)
+[ "${1:-}" = "--bench" ] && packages+=(nginx wrk)
 
 missing=()
 for p in "${packages[@]}"; do
