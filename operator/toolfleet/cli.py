@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import secrets
+import socket
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -126,7 +129,24 @@ def run(namespaces: tuple[str, ...], verbose: bool, peering: bool, peering_name:
     if peering:
         log.info("peering through %r with priority %d, keep-alives valid for %ds",
                  peering_name, priority, peering_lifetime)
+    kopf_identity = None
+    if peering:
+        from kopf._core.engines.peering import Identity
+
+        import toolfleet.handlers.operator as operator_handlers
+
+        # Our own identity, known to kopf and to the resync task, which must stand
+        # aside exactly when kopf pauses this replica.
+        identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        kopf_identity = Identity(identity)
+        single = namespaces[0] if len(namespaces) == 1 and "*" not in namespaces[0] \
+            and not namespaces[0].startswith("!") else None
+        if not namespaces or single:
+            operator_handlers.PEERING = operator_handlers.Peering(
+                name=peering_name, namespace=single, identity=identity,
+                priority=priority or 0)
     kopf.run(
+        identity=kopf_identity,
         clusterwide=not namespaces,
         namespaces=list(namespaces),
         settings=settings,

@@ -65,6 +65,8 @@ KINDS: dict[str, Kind] = {
     "HTTPRoute": Kind("gateway.networking.k8s.io/v1", "httproutes"),
     "ToolService": Kind("toolfleet.io/v1alpha1", "toolservices"),
     "ToolCatalog": Kind("toolfleet.io/v1alpha1", "toolcatalogs"),
+    "ClusterKopfPeering": Kind("kopf.dev/v1", "clusterkopfpeerings", namespaced=False),
+    "KopfPeering": Kind("kopf.dev/v1", "kopfpeerings"),
 }
 
 

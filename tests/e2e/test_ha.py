@@ -251,10 +251,6 @@ def test_replicas_with_one_priority_all_wait_rather_than_both_reconcile(
 
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "the periodic resync (handlers/operator.py) reconciles from kopf's index, which keeps "
-    "the objects last seen when peering pauses the watches: a replica that stepped back "
-    "still writes every resync"))
 def test_a_replica_of_higher_priority_that_joins_takes_over_and_the_other_stops(
         cluster: Cluster, peering: str, ha_namespace: str) -> None:
     # A rolling update: each new pod draws its own priority and may outrank the old one.

@@ -40,7 +40,7 @@ from toolfleet.catalog.publish import (
 )
 from toolfleet.catalog.source import EntryError, entry_from_body
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
-from toolfleet.handlers.toolservice import SETTINGS
+from toolfleet.handlers.toolservice import SETTINGS, index_values
 from toolfleet.metrics import CATALOG_PUBLISHES, CATALOG_TOOLS
 from toolfleet.resources.meta import MANAGED_BY
 from toolfleet.server.catalog import CatalogStore, Rendering
@@ -289,11 +289,14 @@ def namespace_changed(memo: kopf.Memo, **_: Any) -> None:
 
 
 def _namespace_labels(index: Mapping[str, Iterable[dict[str, str]]]) -> dict[str, dict[str, str]]:
-    return {name: next(iter(values), {}) for name, values in list(index.items())}
+    labels = {}
+    for name in list(index):
+        values = index_values({name: index.get(name, [])})
+        labels[name] = values[0] if values else {}
+    return labels
 
 
-def _snapshot(index: Mapping[Any, Iterable[Any]]) -> list[Any]:
-    return [value for values in list(index.values()) for value in values]
+_snapshot = index_values
 
 
 @kopf.on.startup()

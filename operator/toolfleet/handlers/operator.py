@@ -5,15 +5,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
 
-from toolfleet.handlers.toolservice import SETTINGS, reconcile
+from toolfleet import kube
+from toolfleet.handlers.toolservice import SETTINGS, index_values, reconcile
 from toolfleet.server.app import READY_KEY, build_app, start
 from toolfleet.server.catalog import CatalogStore
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Peering:
+    """How this replica takes part in kopf peering (set by `toolfleet run --peering`)."""
+
+    name: str
+    namespace: str | None  # None: the ClusterKopfPeering
+    identity: str
+    priority: int
+
+
+PEERING: Peering | None = None
+
+
+def is_active(peering: Peering) -> bool:
+    """Whether kopf lets this replica work: no live peer has an equal or higher priority.
+
+    kopf pauses the watches of a replica that steps back, but not our own resync
+    task, which must then stand aside too.
+    """
+    kind = "KopfPeering" if peering.namespace else "ClusterKopfPeering"
+    body = kube.get(kind, peering.namespace, peering.name)
+    now = datetime.now(UTC)
+    for identity, peer in ((body or {}).get("status") or {}).items():
+        if identity == peering.identity or not isinstance(peer, dict):
+            continue
+        try:
+            deadline = (datetime.fromisoformat(str(peer["lastseen"]))
+                        + timedelta(seconds=int(peer.get("lifetime", 60))))
+        except (KeyError, ValueError):
+            continue
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=UTC)
+        if deadline > now and int(peer.get("priority", 0)) >= peering.priority:
+            return False
+    return True
 
 
 @kopf.on.startup()
@@ -43,7 +83,14 @@ async def start_resync(memo: kopf.Memo, **kwargs: Any) -> None:
     async def loop() -> None:
         while True:
             await asyncio.sleep(SETTINGS.resync_seconds)
-            bodies = [b for entries in list(toolservices.values()) for b in entries]
+            if PEERING is not None:
+                try:
+                    if not await asyncio.to_thread(is_active, PEERING):
+                        continue
+                except kube.ApiError as err:
+                    log.warning("resync skipped: reading the peering object: %s", err)
+                    continue
+            bodies = index_values(toolservices)
             log.debug("resync of %d ToolService(s)", len(bodies))
             for body in bodies:
                 try:

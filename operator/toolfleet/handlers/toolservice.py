@@ -89,6 +89,16 @@ def _requeue(namespace: str, name: str, delay: float) -> None:
     timer.start()
 
 
+def index_values(index: Mapping[Any, Iterable[Any]]) -> list[Any]:
+    """Every value of a kopf index, copied while its watch threads may change it."""
+    for _ in range(10):
+        try:
+            return [value for values in list(index.values()) for value in list(values)]
+        except RuntimeError:  # changed size during iteration: take it again
+            continue
+    return [value for values in list(index.values()) for value in list(values)]
+
+
 def _lock(namespace: str, name: str) -> threading.Lock:
     # Handlers for one ToolService run from several watch streams (its own, its
     # Deployments', the nodes'), so reconciles of one object are serialised here.
@@ -123,8 +133,8 @@ def used_by_others(pods: Mapping[str, Iterable[tuple[str, str, dict[str, int]]]]
                    namespace: str, name: str) -> dict[str, dict[str, int]]:
     """GPU resources held on each node by pods of anything but this ToolService."""
     used: dict[str, dict[str, int]] = {}
-    for node, entries in pods.items():
-        for pod_ns, service, resources in entries:
+    for node in list(pods):
+        for pod_ns, service, resources in index_values({node: pods.get(node, [])}):
             if (pod_ns, service) == (namespace, name):
                 continue
             per_node = used.setdefault(node, {})
@@ -192,7 +202,7 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
 
     gpu_fit = None
     if spec.gpu is not None:
-        node_facts = [facts for entries in nodes.values() for facts in entries]
+        node_facts = index_values(nodes)
         gpu_fit = fit(spec.gpu, spec.autoscaling.min_replicas, node_facts,
                       used_by_others(pods, namespace, name))
     observed = Observed(
@@ -314,11 +324,10 @@ def toolservice_changed(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) ->
 
 def _count_rollouts(index: Mapping[Any, Iterable[Mapping[str, Any]]]) -> None:
     phases = dict.fromkeys((p.value for p in RolloutPhase), 0)
-    for entries in list(index.values()):
-        for body in entries:
-            rollout = (body.get("status") or {}).get("rollout") or {}
-            if rollout.get("phase") in phases:
-                phases[rollout["phase"]] += 1
+    for body in index_values(index):
+        rollout = (body.get("status") or {}).get("rollout") or {}
+        if rollout.get("phase") in phases:
+            phases[rollout["phase"]] += 1
     for phase, count in phases.items():
         ROLLOUTS.labels(phase=phase).set(count)
 
@@ -328,7 +337,8 @@ def _count_rollouts(index: Mapping[Any, Iterable[Mapping[str, Any]]]) -> None:
 def deployment_changed(body: kopf.Body, labels: kopf.Labels, **kwargs: Any) -> None:
     """A child Deployment's status moved: the owner's readiness may have too."""
     key = (body.metadata.namespace or "", labels[SERVICE_LABEL])
-    for owner in kwargs["toolservices"].get(key, []):
+    owners = index_values({key: kwargs["toolservices"].get(key, [])})
+    for owner in owners:
         reconcile(owner, kwargs["gpu_nodes"], kwargs["gpu_pods"])
 
 
@@ -349,7 +359,6 @@ def node_changed(event: kopf.RawEvent, body: kopf.Body, **kwargs: Any) -> None:
         _last_node_facts[name] = facts
     if facts is not None and not facts.allocatable and event["type"] != "DELETED":
         return
-    for entries in list(kwargs["toolservices"].values()):
-        for owner in entries:
-            if (owner.get("spec") or {}).get("gpu"):
-                reconcile(owner, kwargs["gpu_nodes"], kwargs["gpu_pods"])
+    for owner in index_values(kwargs["toolservices"]):
+        if (owner.get("spec") or {}).get("gpu"):
+            reconcile(owner, kwargs["gpu_nodes"], kwargs["gpu_pods"])
