@@ -174,9 +174,11 @@ def test_one_replica_reconciles_and_the_other_takes_over_when_it_is_killed(
         wait_until(lambda: len(cluster.get("kopfpeering", peering, "-n", ha_namespace)
                                .get("status") or {}) == 2, 30,
                    "both replicas to keep their keep-alives in the peering object")
-        urls = [f"{standby.url}/healthz", f"{standby.url}/metrics", f"{standby.url}/readyz"]
-        if status(f"{standby.url}/v1/catalogs/default") != 404:
-            urls.append(f"{standby.url}/v1/catalogs/default?format=openai")
+        # The standby serves the catalog the active replica published, from the start.
+        wait_until(lambda: status(f"{standby.url}/v1/catalogs/default") == 200, 30,
+                   "the standby to serve the published catalog")
+        urls = [f"{standby.url}/healthz", f"{standby.url}/metrics", f"{standby.url}/readyz",
+                f"{standby.url}/v1/catalogs/default?format=openai"]
         poller = Poller(urls)
         poller.start()
 
