@@ -242,41 +242,52 @@ def stable_process() -> Iterator[LocalService]:
         yield service
 
 
+@contextlib.contextmanager
+def canary_release(cluster: Cluster, namespace: str, prometheus: Prometheus,
+                   stable_process: LocalService, **env: str) -> Iterator[tuple[str, str]]:
+    """Release 1.0.0, then 1.1.0 as a canary: its process runs, routers call both
+    revisions, and Prometheus scrapes both.
+
+    Yields (stable revision, canary revision); traffic stops and the process ends on exit.
+    """
+    stable_revision = start_release(cluster, namespace, prometheus, stable_process)
+    with LocalService("anomaly_detector", env={"TOOLFLEET_VERSION": "1.1.0", **env}) as canary:
+        traffic = Traffic([stable_process, canary])
+        try:
+            apply(cluster, manifest(namespace, "1.1.0", prometheus))
+            revision = canary_revision(cluster, namespace)
+            prometheus.scrape([
+                (stable_process, {"namespace": namespace, "toolservice": NAME,
+                                  "revision": stable_revision}),
+                (canary, {"namespace": namespace, "toolservice": NAME, "revision": revision})])
+            yield stable_revision, revision
+        finally:
+            traffic.stop()
+
+
 def test_healthy_canary_is_promoted_through_every_step(
         cluster: Cluster, operators: OperatorRunner, rollout_namespace: str,
         prometheus: Prometheus, stable_process: LocalService) -> None:
     ns = rollout_namespace
-    stable_revision = start_release(cluster, ns, prometheus, stable_process)
-    with LocalService("anomaly_detector", env={"TOOLFLEET_VERSION": "1.1.0"}) as canary:
-        traffic = Traffic([stable_process, canary])
-        try:
-            apply(cluster, manifest(ns, "1.1.0", prometheus))
-            revision = canary_revision(cluster, ns)
-            prometheus.scrape([
-                (stable_process, {"namespace": ns, "toolservice": NAME,
-                                  "revision": stable_revision}),
-                (canary, {"namespace": ns, "toolservice": NAME, "revision": revision})])
+    with canary_release(cluster, ns, prometheus, stable_process) as (_, revision):
+        seen_weights: set[int] = set()
+        seen_catalog: list[dict[str, int]] = []
+        canary_column = False
 
-            seen_weights: set[int] = set()
-            seen_catalog: list[dict[str, int]] = []
-            canary_column = False
+        def promoted() -> bool:
+            nonlocal canary_column
+            rollout = status(cluster, ns).get("rollout") or {}
+            if rollout.get("phase") == "Progressing":
+                seen_weights.add(rollout["weight"])
+                weights = catalog_weights(operators.current)  # type: ignore[arg-type]
+                if len(weights) == 2:
+                    seen_catalog.append(weights)
+            row = cluster.kubectl("get", "ts", NAME, "-n", ns,
+                                  "--no-headers").stdout.split()
+            canary_column = canary_column or row[3] == "1.1.0"
+            return rollout.get("phase") == "Promoted"
 
-            def promoted() -> bool:
-                nonlocal canary_column
-                rollout = status(cluster, ns).get("rollout") or {}
-                if rollout.get("phase") == "Progressing":
-                    seen_weights.add(rollout["weight"])
-                    weights = catalog_weights(operators.current)  # type: ignore[arg-type]
-                    if len(weights) == 2:
-                        seen_catalog.append(weights)
-                row = cluster.kubectl("get", "ts", NAME, "-n", ns,
-                                      "--no-headers").stdout.split()
-                canary_column = canary_column or row[3] == "1.1.0"
-                return rollout.get("phase") == "Promoted"
-
-            wait_until(promoted, 90, "the canary to be promoted", interval=0.3)
-        finally:
-            traffic.stop()
+        wait_until(promoted, 90, "the canary to be promoted", interval=0.3)
 
     final = status(cluster, ns)
     assert seen_weights == {30, 60}
@@ -299,21 +310,10 @@ def test_failing_canary_rolls_back_at_its_first_analysis(
         cluster: Cluster, operators: OperatorRunner, rollout_namespace: str,
         prometheus: Prometheus, stable_process: LocalService) -> None:
     ns = rollout_namespace
-    stable_revision = start_release(cluster, ns, prometheus, stable_process)
-    with LocalService("anomaly_detector", env={"TOOLFLEET_VERSION": "1.1.0",
-                                                "TOOLFLEET_FAULT_RATE": "1"}) as canary:
-        traffic = Traffic([stable_process, canary])
-        try:
-            apply(cluster, manifest(ns, "1.1.0", prometheus))
-            revision = canary_revision(cluster, ns)
-            prometheus.scrape([
-                (stable_process, {"namespace": ns, "toolservice": NAME,
-                                  "revision": stable_revision}),
-                (canary, {"namespace": ns, "toolservice": NAME, "revision": revision})])
-            wait_until(lambda: (status(cluster, ns).get("rollout") or {}).get("phase")
-                       == "RolledBack", 60, "the rollback")
-        finally:
-            traffic.stop()
+    with canary_release(cluster, ns, prometheus, stable_process,
+                        TOOLFLEET_FAULT_RATE="1") as (stable_revision, _):
+        wait_until(lambda: (status(cluster, ns).get("rollout") or {}).get("phase")
+                   == "RolledBack", 60, "the rollback")
 
     final = status(cluster, ns)
     assert final["rollout"]["step"] == 0, "rolled back at the first analysis"
@@ -334,25 +334,13 @@ def test_operator_killed_mid_step_resumes_with_the_same_outcome(
         cluster: Cluster, operators: OperatorRunner, rollout_namespace: str,
         prometheus: Prometheus, stable_process: LocalService) -> None:
     ns = rollout_namespace
-    stable_revision = start_release(cluster, ns, prometheus, stable_process)
-    with LocalService("anomaly_detector", env={"TOOLFLEET_VERSION": "1.1.0"}) as canary:
-        traffic = Traffic([stable_process, canary])
-        try:
-            apply(cluster, manifest(ns, "1.1.0", prometheus))
-            revision = canary_revision(cluster, ns)
-            prometheus.scrape([
-                (stable_process, {"namespace": ns, "toolservice": NAME,
-                                  "revision": stable_revision}),
-                (canary, {"namespace": ns, "toolservice": NAME, "revision": revision})])
+    with canary_release(cluster, ns, prometheus, stable_process) as (_, revision):
+        operators.kill()  # mid step 1: its pause is running
+        time.sleep(2)
+        operators.start()
 
-            operators.kill()  # mid step 1: its pause is running
-            time.sleep(2)
-            operators.start()
-
-            wait_until(lambda: (status(cluster, ns).get("rollout") or {}).get("phase")
-                       == "Promoted", 90, "the rollout to complete after the restart")
-        finally:
-            traffic.stop()
+        wait_until(lambda: (status(cluster, ns).get("rollout") or {}).get("phase")
+                   == "Promoted", 90, "the rollout to complete after the restart")
 
     assert status(cluster, ns)["stableRevision"] == revision
     assert len(events(cluster, ns, "RolloutStarted")) == 1
