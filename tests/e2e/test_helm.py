@@ -115,7 +115,7 @@ def test_install_run_as_its_service_account_upgrade_and_uninstall(
         cluster: Cluster, release: Release, tmp_path: Path) -> None:
     # Install: the CRDs, then the operator, its Service and what keeps it available.
     installed = release.helm(
-        "install", release.name, str(CHART), "--wait", "--timeout", "120s",
+        "install", release.name, str(CHART), "--wait", "--timeout", "300s",
         "--set", f"watchNamespaces={{{release.namespace}}}",
         "--set", f"settings.fieldManager={FIELD_MANAGER}",
         "--set", "peering.lifetimeSeconds=10")
@@ -180,7 +180,7 @@ def test_install_run_as_its_service_account_upgrade_and_uninstall(
 
     # Upgrade with changed values: the Deployment follows.
     release.helm("upgrade", release.name, str(CHART), "--reuse-values", "--wait",
-                 "--timeout", "120s", "--set", "replicaCount=3",
+                 "--timeout", "300s", "--set", "replicaCount=3",
                  "--set", "settings.resyncSeconds=120")
     deployment = release.get("deployment", release.fullname)
     assert deployment["spec"]["replicas"] == 3
