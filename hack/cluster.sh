@@ -154,9 +154,11 @@ up() {
     --profiling=false
   wait_for 60 kube-apiserver "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
 
-  # kwok renews node leases from a process on a shared machine; a busy moment must
-  # not look like a node failure, which would mark its pods NotReady for good
-  # (kwok, unlike a kubelet, does not restore them): hence the long grace period.
+  # kwok is the kubelet of the fake nodes, and its heartbeats do not keep the
+  # node-lifecycle controller satisfied: after the grace period it declares every
+  # node not-Ready and marks their pods NotReady, which kwok never restores. The
+  # controller is still needed (it lifts the not-ready taint of new nodes), so
+  # its grace period outlasts any session instead.
   start kube-controller-manager \
     --kubeconfig "$dir/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
@@ -169,7 +171,7 @@ up() {
     --leader-elect=false \
     --concurrent-gc-syncs 4 \
     --horizontal-pod-autoscaler-sync-period 5s \
-    --node-monitor-grace-period 300s \
+    --node-monitor-grace-period 8760h \
     --profiling=false
   start kube-scheduler \
     --kubeconfig "$dir/scheduler.kubeconfig" \
