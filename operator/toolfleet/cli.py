@@ -323,6 +323,21 @@ def _count(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}" + ("s" if n != 1 else "")
 
 
+def _checked_toolservices(paths: tuple[str, ...], namespace: str | None
+                          ) -> list[tuple[Document, Report]]:
+    """The ToolService documents in `paths`; exits with the report if any has an error."""
+    documents, unreadable = read_documents(paths)
+    services = [(doc, report) for doc, report in check_documents(documents)
+                if doc.kind == TOOLSERVICE]
+    reports = unreadable + [report for _, report in services]
+    for doc, report in services:
+        report.problems.extend(_namespace_problems(doc, namespace))
+    _fail_on_errors(reports)
+    if not services:
+        raise click.ClickException(f"no ToolService found in {', '.join(paths)}")
+    return services
+
+
 def _fail_on_errors(reports: list[Report]) -> None:
     """Print the reports with errors to stderr and exit 1, if there are any."""
     failing = [r for r in reports if r.errors]
@@ -395,15 +410,7 @@ def render(paths: tuple[str, ...], namespace: str | None) -> None:
       toolfleet render -f services/ -n team-a > children.yaml
       toolfleet render -f toolservice.yaml | kubectl apply --dry-run=server -f -
     """
-    documents, unreadable = read_documents(paths)
-    services = [(doc, report) for doc, report in check_documents(documents)
-                if doc.kind == TOOLSERVICE]
-    reports = unreadable + [report for _, report in services]
-    for doc, report in services:
-        report.problems.extend(_namespace_problems(doc, namespace))
-    _fail_on_errors(reports)
-    if not services:
-        raise click.ClickException(f"no ToolService found in {', '.join(paths)}")
+    services = _checked_toolservices(paths, namespace)
     try:
         settings = Settings.from_env()
     except ValueError as err:
@@ -468,15 +475,7 @@ def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
       toolfleet catalog -f toolservice.yaml --format mcp --exposure internal
       toolfleet catalog -f services/ --format anthropic --compact > tools.json
     """
-    documents, unreadable = read_documents(paths)
-    services = [(doc, report) for doc, report in check_documents(documents)
-                if doc.kind == TOOLSERVICE]
-    reports = unreadable + [report for _, report in services]
-    for doc, report in services:
-        report.problems.extend(_namespace_problems(doc, namespace))
-    _fail_on_errors(reports)
-    if not services:
-        raise click.ClickException(f"no ToolService found in {', '.join(paths)}")
+    services = _checked_toolservices(paths, namespace)
     entries = [_ready_entry(doc, _namespace_of(doc, namespace)) for doc, _ in services]
     wanted = {Exposure(e) for e in exposures or (Exposure.public.value,)}
     try:

@@ -467,4 +467,6 @@ def test_gateway_api_routing_weights_follow_the_steps(
     toolfleet(cluster, "rollout", "promote", NAME, "-n", ns)
     wait_until(lambda: route_weights(cluster, ns) == {f"{NAME}-stable": 100}, 30,
                "all traffic back on the (now promoted) stable track")
-    assert status(cluster, ns)["stableVersion"] == "1.1.0"
+    # The route is applied just before the status is written: wait for the status.
+    wait_until(lambda: status(cluster, ns).get("stableVersion") == "1.1.0", 30,
+               "the promoted version to become stable")

@@ -191,6 +191,8 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         try:
             if kube.apply_if_changed(child, SETTINGS.field_manager):
                 log.info("applied %s %s/%s", child["kind"], namespace, child["metadata"]["name"])
+                if (child["kind"], child["metadata"]["name"]) == ("Deployment", name):
+                    stable = None  # written just now: read it again for the status
         except kube.ApiError as err:
             if not err.permanent:
                 raise kopf.TemporaryError(f"applying {child['kind']}: {err}", delay=5) from err
@@ -209,7 +211,7 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         generation=int(meta.get("generation") or 0),
         revision=tracks.stable_revision,
         endpoint=service_url(owner, SETTINGS.cluster_domain),
-        deployment=kube.get("Deployment", namespace, name),
+        deployment=stable or kube.get("Deployment", namespace, name),
         fit=gpu_fit,
         apply_errors=errors,
         tool_problems=[str(p) for p in validate_toolservice_spec(body.get("spec") or {})
