@@ -31,10 +31,10 @@ sys.path.insert(0, str(REPO / "operator"))
 
 from kubernetes import client, config, watch  # noqa: E402
 
-from toolfleet import kube  # noqa: E402
 from toolfleet.api.toolservice import ToolServiceSpec  # noqa: E402
 from toolfleet.resources.children import build_children  # noqa: E402
 from toolfleet.resources.meta import Owner  # noqa: E402
+from toolfleet.runtime import kube  # noqa: E402
 from toolfleet.settings import Settings  # noqa: E402
 
 SPEC: dict[str, Any] = {

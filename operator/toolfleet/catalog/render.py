@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolfleet.api.toolcatalog import CatalogFormat
-from toolfleet.catalog import anthropic, gemini, mcp, openai
+from toolfleet.catalog.formats import anthropic, gemini, mcp, openai
 from toolfleet.catalog.model import Catalog, canonical_json
 
 # The API's list of formats, in its order: canonical, openai, anthropic, gemini, mcp.

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ValidationError
 from toolfleet.api.common import TOOL_NAME_PATTERN, LabelSelector
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.api.toolservice import Tool, ToolServiceSpec
-from toolfleet.catalog import gemini, mcp, openai
-from toolfleet.catalog.schema import (
+from toolfleet.catalog.formats import gemini, mcp, openai
+from toolfleet.jsonschema.schema import (
     Finding,
     Path,
     format_path,

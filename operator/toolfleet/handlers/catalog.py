@@ -17,9 +17,16 @@ from typing import Any, Protocol
 
 import kopf
 
-from toolfleet import kube
 from toolfleet.api.common import GROUP, VERSION, now_rfc3339
 from toolfleet.api.toolcatalog import CollisionStrategy, ToolCatalogStatus
+from toolfleet.catalog.configmaps import (
+    CATALOG_LABEL,
+    CATALOG_NAME_ANNOTATION,
+    build_configmaps,
+    catalog_label_value,
+    read_configmaps,
+    stale_configmaps,
+)
 from toolfleet.catalog.fleet import (
     CatalogTarget,
     build_all,
@@ -30,21 +37,14 @@ from toolfleet.catalog.fleet import (
     service_entries,
 )
 from toolfleet.catalog.model import Catalog
-from toolfleet.catalog.publish import (
-    CATALOG_LABEL,
-    CATALOG_NAME_ANNOTATION,
-    build_configmaps,
-    catalog_label_value,
-    read_configmaps,
-    stale_configmaps,
-)
 from toolfleet.catalog.source import EntryError, entry_from_body
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
 from toolfleet.handlers.toolservice import SETTINGS, index_values
 from toolfleet.metrics import CATALOG_PUBLISHES, CATALOG_TOOLS
 from toolfleet.resources.meta import MANAGED_BY
+from toolfleet.runtime import kube
+from toolfleet.runtime.tls import self_signed
 from toolfleet.server.catalog import CatalogStore, Rendering
-from toolfleet.tls import self_signed
 
 log = logging.getLogger(__name__)
 # Which operator installation (by its namespace) published a ConfigMap: each

@@ -11,8 +11,8 @@ from typing import Any
 
 import kopf
 
-from toolfleet import kube
 from toolfleet.handlers.toolservice import SETTINGS, index_values, reconcile
+from toolfleet.runtime import kube
 from toolfleet.server.app import READY_KEY, build_app, start
 from toolfleet.server.catalog import CatalogStore
 

@@ -18,10 +18,10 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from toolfleet import kube
 from toolfleet.api.common import GROUP, VERSION, Condition, now_rfc3339
 from toolfleet.api.toolservice import PLURAL, RolloutPhase, ToolServiceSpec, ToolServiceStatus
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
+from toolfleet.jsonschema.compat import Incompatibility, compare_tool_schemas
 from toolfleet.metrics import RECONCILE_DURATION, RECONCILES, ROLLOUTS
 from toolfleet.placement.inventory import NodeGPU, fit, node_gpu, pod_gpu_usage
 from toolfleet.resources.children import Tracks, build_children, retired_children
@@ -39,8 +39,8 @@ from toolfleet.rollout.canary import (
     replica_split,
 )
 from toolfleet.rollout.canary import Observed as RolloutObserved
-from toolfleet.rollout.compat import Incompatibility, compare_tool_schemas
 from toolfleet.rollout.revision import revision_of
+from toolfleet.runtime import kube
 from toolfleet.settings import Settings
 from toolfleet.status.conditions import find, set_condition, transitions
 from toolfleet.status.toolservice import Observed, compute_status

@@ -91,8 +91,8 @@ from toolfleet.api.toolservice import (
     ToolServiceSpec,
     ToolServiceStatus,
 )
+from toolfleet.jsonschema.compat import Incompatibility
 from toolfleet.rollout.analysis import AnalysisResult, Outcome
-from toolfleet.rollout.compat import Incompatibility
 from toolfleet.status.conditions import find, set_condition
 
 CONTROL_ANNOTATION = "toolfleet.io/rollout-control"

@@ -20,8 +20,8 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any
 
+from toolfleet.catalog.configmaps import gzip_bytes
 from toolfleet.catalog.model import Catalog
-from toolfleet.catalog.publish import gzip_bytes
 from toolfleet.catalog.render import FORMATS, render
 from toolfleet.metrics import CATALOG_BYTES, CATALOG_TOOLS
 

@@ -98,7 +98,8 @@ def test_the_settings_reach_the_operator_as_environment() -> None:
 def test_every_variable_set_is_one_the_operator_reads(sets: tuple[str, ...]) -> None:
     # A misspelt variable would be ignored silently, leaving the default in force.
     package = Path(toolfleet.__file__).parent
-    source = (package / "settings.py").read_text() + (package / "cli.py").read_text()
+    source = "".join(path.read_text() for path in
+                     [package / "settings.py", *sorted((package / "cli").glob("*.py"))])
     unread = [name for name in env(template(*sets))
               if name.startswith("TOOLFLEET_") and f'"{name}"' not in source]
     assert unread == []

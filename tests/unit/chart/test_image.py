@@ -56,7 +56,7 @@ def test_the_build_context_holds_what_the_build_copies_and_nothing_else() -> Non
                 included = negated
         return included
 
-    for needed in ("pyproject.toml", "operator/toolfleet/cli.py",
+    for needed in ("pyproject.toml", "operator/toolfleet/cli/__init__.py",
                    "operator/toolfleet/py.typed"):
         assert sent(needed), needed
     for left_out in (".venv/bin/python", ".git/HEAD", ".cluster/kubeconfig",

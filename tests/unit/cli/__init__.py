@@ -1,1 +1,1 @@
-"""Tests of the toolfleet command: operator/toolfleet/cli.py."""
+"""Tests of the toolfleet command: operator/toolfleet/cli/."""

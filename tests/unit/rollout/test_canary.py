@@ -19,6 +19,7 @@ from toolfleet.api.toolservice import (
     ToolServiceSpec,
     ToolServiceStatus,
 )
+from toolfleet.jsonschema.compat import compare_tool_schemas
 from toolfleet.rollout.analysis import AnalysisResult, Outcome
 from toolfleet.rollout.canary import (
     APPLIED_CONTROL_ANNOTATION,
@@ -34,7 +35,6 @@ from toolfleet.rollout.canary import (
     decide,
     replica_split,
 )
-from toolfleet.rollout.compat import compare_tool_schemas
 from toolfleet.rollout.revision import revision_of
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -38,7 +38,7 @@ from toolfleet.catalog.validate import (
     validate_catalog_spec,
     validate_toolservice_spec,
 )
-from toolfleet.cli_rollout import rollout
+from toolfleet.cli.rollout import rollout
 from toolfleet.resources.children import build_children
 from toolfleet.resources.meta import Owner
 from toolfleet.settings import Settings

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolfleet.api.toolservice import InputSchema, Tool
-from toolfleet.rollout.compat import (
+from toolfleet.jsonschema.compat import (
     Incompatibility,
     compare_input_schema,
     compare_output_schema,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from toolfleet.catalog import anthropic
+from toolfleet.catalog.formats import anthropic
 
-from .fixtures import catalog_of, corpus, tool
-from .sdk import assert_anthropic_accepts
-from .strategies import Node, object_schemas
+from ..fixtures import catalog_of, corpus, tool
+from ..sdk import assert_anthropic_accepts
+from ..strategies import Node, object_schemas
 
 CORPUS = corpus()
 

@@ -12,8 +12,8 @@ import time
 
 import click
 
-from toolfleet import kube
 from toolfleet.rollout.canary import CONTROL_ANNOTATION, ControlAction
+from toolfleet.runtime import kube
 
 
 @click.group()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from toolfleet.catalog import gemini
-from toolfleet.catalog.schema import format_path
+from toolfleet.catalog.formats import gemini
+from toolfleet.jsonschema.schema import format_path
 
-from .fixtures import catalog_of, corpus, tool
-from .sdk import assert_gemini_accepts, keys_anywhere
-from .strategies import Node, object_schemas
+from ..fixtures import catalog_of, corpus, tool
+from ..sdk import assert_gemini_accepts, keys_anywhere
+from ..strategies import Node, object_schemas
 
 CORPUS = corpus()
 

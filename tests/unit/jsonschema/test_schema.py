@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolfleet.catalog.schema import (
+from toolfleet.jsonschema.schema import (
     format_path,
     nesting_depth,
     resolve_local_ref,

@@ -1,4 +1,4 @@
-"""Catalog ConfigMaps: gzip, shards, reading back (operator/toolfleet/catalog/publish.py)."""
+"""Catalog ConfigMaps: gzip, shards, reading back (operator/toolfleet/catalog/configmaps.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolfleet.catalog import publish
-from toolfleet.catalog.model import Catalog
-from toolfleet.catalog.publish import (
+from toolfleet.catalog import configmaps as publish
+from toolfleet.catalog.configmaps import (
     CATALOG_HASH_ANNOTATION,
     CATALOG_LABEL,
     CATALOG_NAME_ANNOTATION,
@@ -31,6 +30,7 @@ from toolfleet.catalog.publish import (
     serialized_size,
     stale_configmaps,
 )
+from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.render import FORMATS, render
 
 from .fixtures import catalog_of, corpus

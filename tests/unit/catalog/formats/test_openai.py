@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from toolfleet.catalog import openai
-from toolfleet.catalog.schema import format_path, walk
+from toolfleet.catalog.formats import openai
+from toolfleet.jsonschema.schema import format_path, walk
 
-from .fixtures import catalog_of, corpus, tool
-from .sdk import assert_openai_accepts
-from .strategies import Node, object_schemas
+from ..fixtures import catalog_of, corpus, tool
+from ..sdk import assert_openai_accepts
+from ..strategies import Node, object_schemas
 
 CORPUS = corpus()
 # Whether a faithful strict form exists, and the first reason when not.

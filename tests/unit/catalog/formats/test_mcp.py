@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from toolfleet.catalog import mcp
+from toolfleet.catalog.formats import mcp
 
-from .fixtures import catalog_of, corpus, tool
-from .sdk import assert_mcp_accepts
-from .strategies import Node, object_schemas
+from ..fixtures import catalog_of, corpus, tool
+from ..sdk import assert_mcp_accepts
+from ..strategies import Node, object_schemas
 
 CORPUS = corpus()
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from toolfleet.tls import self_signed
+from toolfleet.runtime.tls import self_signed
 
 DNS_HOST = "toolfleet-webhook.toolfleet-system.svc"
 

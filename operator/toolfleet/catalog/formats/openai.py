@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from toolfleet.catalog.model import Catalog, CatalogTool
-from toolfleet.catalog.schema import Finding, Path, resolve_local_ref
+from toolfleet.jsonschema.schema import Finding, Path, resolve_local_ref
 
 # What strict mode accepts, beyond the keywords that shape the value.
 STRICT_STRING_FORMATS = frozenset({

@@ -1,0 +1,1 @@
+"""One module per vendor rendering of a catalog."""

@@ -1,0 +1,1 @@
+"""Where the operator meets the API server: the client, followers, scheduling, peering."""
