@@ -87,14 +87,15 @@ def catalog_targets(toolcatalogs: Iterable[Mapping[str, Any]], operator_namespac
 
 
 def service_entries(toolservices: Iterable[Mapping[str, Any]],
-                    namespace_labels: Mapping[str, Mapping[str, str]]
+                    namespace_labels: Mapping[str, Mapping[str, str]], *, cluster_domain: str
                     ) -> tuple[list[ServiceEntry], list[str]]:
     """Entries of every readable ToolService, and what could not be read."""
     entries, errors = [], []
     for body in toolservices:
         namespace = body["metadata"]["namespace"]
         try:
-            entries.append(entry_from_body(body, namespace_labels.get(namespace, {})))
+            entries.append(entry_from_body(body, namespace_labels.get(namespace, {}),
+                                           cluster_domain=cluster_domain))
         except EntryError as err:
             errors.append(str(err))
     return entries, errors

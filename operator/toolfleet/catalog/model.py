@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
@@ -17,6 +16,7 @@ from pydantic import Field
 from toolfleet.api.common import ApiModel
 from toolfleet.api.toolcatalog import Conflict, ConflictResolution, Exclusion
 from toolfleet.api.toolservice import Exposure, Protocol, ToolAnnotations
+from toolfleet.resources.tracks import Track
 
 __all__ = [
     "MCP_PATH",
@@ -33,13 +33,6 @@ __all__ = [
 
 # Where a service with protocol mcp serves MCP over streamable HTTP.
 MCP_PATH = "/mcp"
-
-
-class Track(StrEnum):
-    """Which revision of a service an endpoint runs."""
-
-    stable = "stable"
-    canary = "canary"
 
 
 class Endpoint(ApiModel):

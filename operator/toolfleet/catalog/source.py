@@ -13,12 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from toolfleet.api.toolservice import RolloutPhase, ToolServiceSpec, ToolServiceStatus
-from toolfleet.catalog.model import Endpoint, Track
+from toolfleet.catalog.model import Endpoint
+from toolfleet.resources.tracks import Track, service_url
 from toolfleet.rollout.revision import revision_of
 
 # Phases in which the canary Deployment runs and takes a share of traffic.
 CANARY_SERVING_PHASES = frozenset({RolloutPhase.progressing.value, RolloutPhase.paused.value})
-CLUSTER_DOMAIN = "svc.cluster.local"
 # Shown for the stable endpoint of a canary when status has not recorded it.
 UNKNOWN_VERSION = "unknown"
 
@@ -45,16 +45,13 @@ class ServiceEntry:
         return f"{self.namespace}/{self.name}"
 
 
-def service_url(name: str, namespace: str, port: int, *, canary: bool = False) -> str:
-    """In-cluster URL of a ToolService's stable (or canary) Service."""
-    host = f"{name}-canary" if canary else name
-    return f"http://{host}.{namespace}.{CLUSTER_DOMAIN}:{port}"
-
-
-def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str]) -> ServiceEntry:
+def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str], *,
+                    cluster_domain: str) -> ServiceEntry:
     """Read a ToolService object (metadata, spec, status) into a catalog entry.
 
-    The stable endpoint is status.endpoint, else the Service's cluster DNS name.
+    The stable endpoint is status.endpoint (the operator's), else the Service of
+    every track; the canary's is its track Service. Both are built by
+    `resources.tracks` in `cluster_domain` (the operator's TOOLFLEET_CLUSTER_DOMAIN).
     While a canary runs (rollout phase Progressing or Paused) a canary endpoint
     is added with the rollout's weight, and the stable endpoint keeps the rest.
     Both endpoints share the service's Ready condition: status has no separate
@@ -76,7 +73,7 @@ def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str]
         raise EntryError(f"{where}: status is unreadable: {error}") from error
 
     ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
-    stable_url = status.endpoint or service_url(name, namespace, spec.port)
+    stable_url = status.endpoint or service_url(name, namespace, spec.port, cluster_domain)
     rollout = status.rollout
     canary_weight = rollout.weight if rollout and rollout.phase in CANARY_SERVING_PHASES else None
     # While a canary runs, the spec describes the canary; the stable revision is
@@ -94,7 +91,8 @@ def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str]
     )]
     if rollout is not None and canary_weight is not None:
         endpoints.append(Endpoint(
-            url=service_url(name, namespace, spec.port, canary=True), track=Track.canary,
+            url=service_url(name, namespace, spec.port, cluster_domain, Track.canary),
+            track=Track.canary,
             version=rollout.version, revision=rollout.revision, weight=canary_weight,
             ready=ready,
         ))

@@ -501,7 +501,8 @@ def _ready_entry(doc: Document, namespace: str) -> ServiceEntry:
              "lastTransitionTime": "1970-01-01T00:00:00Z"}
     body = {**doc.body, "metadata": {**doc.body["metadata"], "namespace": namespace},
             "status": {"conditions": [ready]}}
-    return entry_from_body(body, namespace_labels={})
+    return entry_from_body(body, namespace_labels={},
+                           cluster_domain=Settings.from_env().cluster_domain)
 
 
 def _explain_left_out(entries: list[ServiceEntry], wanted: set[Exposure],

@@ -102,7 +102,8 @@ class Publisher:
         with self.lock:
             targets, spec_errors = catalog_targets(toolcatalogs, SETTINGS.namespace,
                                                    DEFAULT_STRATEGY)
-            entries, entry_errors = service_entries(self.reconciled(toolservices), namespaces)
+            entries, entry_errors = service_entries(self.reconciled(toolservices), namespaces,
+                                                      cluster_domain=SETTINGS.cluster_domain)
             for problem in entry_errors:
                 log.warning("left out of every catalog: %s", problem)
             for target, catalog in build_all(targets, entries):
@@ -374,10 +375,12 @@ def validate_tools(body: kopf.Body, spec: kopf.Spec, warnings: list[str],
     namespace = body.metadata.namespace or ""
     labels = _namespace_labels(kwargs["namespace_labels"])
     try:
-        candidate = entry_from_body(dict(body), labels.get(namespace, {}))
+        candidate = entry_from_body(dict(body), labels.get(namespace, {}),
+                                    cluster_domain=SETTINGS.cluster_domain)
     except EntryError as err:
         raise kopf.AdmissionError(str(err), code=422) from None
-    others, _ = service_entries(_snapshot(kwargs["toolservices"]), labels)
+    others, _ = service_entries(_snapshot(kwargs["toolservices"]), labels,
+                                cluster_domain=SETTINGS.cluster_domain)
     targets, _ = catalog_targets(_snapshot(kwargs["toolcatalogs"]), SETTINGS.namespace,
                                  DEFAULT_STRATEGY)
     clashes = collisions(candidate, others, targets)

@@ -25,10 +25,9 @@ from toolfleet.jsonschema.compat import Incompatibility, compare_tool_schemas
 from toolfleet.metrics import RECONCILE_DURATION, RECONCILES, ROLLOUTS
 from toolfleet.placement.inventory import NodeGPU, fit, node_gpu, pod_gpu_usage
 from toolfleet.resources.children import Tracks, build_children, retired_children
-from toolfleet.resources.deployment import CANARY, STABLE, deployment_name
 from toolfleet.resources.meta import MANAGED_BY, SERVICE_LABEL, Owner
 from toolfleet.resources.revisions import read_revisions, revisions_name
-from toolfleet.resources.service import service_url
+from toolfleet.resources.tracks import Track, deployment_name, service_url
 from toolfleet.rollout.analysis import AnalysisTarget, measure
 from toolfleet.rollout.canary import (
     APPLIED_CONTROL_ANNOTATION,
@@ -183,7 +182,7 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
         _report_invalid(body, current, err)
         return
     owner = Owner(name=name, namespace=namespace, uid=meta["uid"], spec=spec)
-    stable = kube.get("Deployment", namespace, deployment_name(owner, STABLE))
+    stable = kube.get("Deployment", namespace, deployment_name(name, Track.stable))
     decision, tracks = _decide_rollout(body, owner, current, stable)
 
     errors: list[str] = []
@@ -210,7 +209,7 @@ def _reconcile(body: dict[str, Any], nodes: Mapping[str, Iterable[NodeGPU]],
     observed = Observed(
         generation=int(meta.get("generation") or 0),
         revision=tracks.stable_revision,
-        endpoint=service_url(owner, SETTINGS.cluster_domain),
+        endpoint=service_url(name, namespace, spec.port, SETTINGS.cluster_domain),
         deployment=stable or kube.get("Deployment", namespace, name),
         fit=gpu_fit,
         apply_errors=errors,
@@ -238,7 +237,7 @@ def _decide_rollout(body: Mapping[str, Any], owner: Owner, current: ToolServiceS
     stored[desired] = spec
     stable_revision = current.stable_revision
     stable_spec = stored.get(stable_revision) if stable_revision else None
-    canary = kube.get("Deployment", namespace, deployment_name(owner, CANARY))
+    canary = kube.get("Deployment", namespace, deployment_name(name, Track.canary))
     annotations = body["metadata"].get("annotations") or {}
     incompatibilities: tuple[Incompatibility, ...] = ()
     if stable_spec is not None and stable_revision != desired:

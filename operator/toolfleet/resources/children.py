@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolfleet.api.toolservice import RolloutStrategy, ToolServiceSpec, TrafficRouting
-from toolfleet.resources.deployment import CANARY, STABLE, build_deployment, deployment_name
+from toolfleet.resources.deployment import build_deployment
 from toolfleet.resources.hpa import build_hpa
 from toolfleet.resources.httproute import build_httproute
 from toolfleet.resources.meta import Owner
 from toolfleet.resources.networkpolicy import build_network_policy
 from toolfleet.resources.pdb import build_pdb
 from toolfleet.resources.revisions import build_revisions
-from toolfleet.resources.service import build_service, build_track_service, track_service_name
+from toolfleet.resources.service import build_service, build_track_service
 from toolfleet.resources.serviceaccount import build_service_account
+from toolfleet.resources.tracks import Track, deployment_name, track_service_name
 from toolfleet.rollout.revision import revision_of
 from toolfleet.settings import Settings
 
@@ -44,7 +45,7 @@ def build_children(owner: Owner, settings: Settings,
     children = [build_service_account(owner)]
     if tracks.stable_spec is not None:
         children.append(build_deployment(owner, tracks.stable_spec, tracks.stable_revision,
-                                         STABLE))
+                                         Track.stable))
     children += [
         build_service(owner),
         build_hpa(owner),
@@ -53,12 +54,12 @@ def build_children(owner: Owner, settings: Settings,
     ]
     if rollout.strategy == RolloutStrategy.canary:
         specs = {} if tracks.stable_spec is None else {tracks.stable_revision: tracks.stable_spec}
-        children.append(build_track_service(owner, STABLE))
+        children.append(build_track_service(owner, Track.stable))
         if tracks.canary_revision is not None:
             specs[tracks.canary_revision] = owner.spec
-            children.append(build_deployment(owner, owner.spec, tracks.canary_revision, CANARY,
-                                             replicas=tracks.canary_replicas))
-            children.append(build_track_service(owner, CANARY))
+            children.append(build_deployment(owner, owner.spec, tracks.canary_revision,
+                                             Track.canary, replicas=tracks.canary_replicas))
+            children.append(build_track_service(owner, Track.canary))
         children.insert(0, build_revisions(owner, specs))
         if rollout.traffic_routing == TrafficRouting.gateway_api:
             children.append(build_httproute(owner, tracks.canary_weight))
@@ -69,6 +70,6 @@ def retired_children(owner: Owner, tracks: Tracks) -> list[tuple[str, str]]:
     """(kind, name) of children that must go: the canary's, once no canary runs."""
     if tracks.canary_revision is not None:
         return []
-    return [("Deployment", deployment_name(owner, CANARY)),
-            ("Service", track_service_name(owner, CANARY))]
+    return [("Deployment", deployment_name(owner.name, Track.canary)),
+            ("Service", track_service_name(owner.name, Track.canary))]
 

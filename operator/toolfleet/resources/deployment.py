@@ -15,20 +15,14 @@ from toolfleet.resources.meta import (
     selector_labels,
     version_label,
 )
+from toolfleet.resources.tracks import Track, deployment_name
 
-STABLE = "stable"
-CANARY = "canary"
 # A non-root UID that exists in distroless and most slim images.
 RUN_AS_USER = 65532
 
 
-def deployment_name(owner: Owner, track: str) -> str:
-    """The stable Deployment takes the service's name; the canary gets a suffix."""
-    return owner.name if track == STABLE else f"{owner.name}-{CANARY}"
-
-
-def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str, track: str = STABLE,
-                     replicas: int | None = None) -> dict[str, Any]:
+def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str,
+                     track: Track = Track.stable, replicas: int | None = None) -> dict[str, Any]:
     """The Deployment for one revision of the service.
 
     `replicas` stays unset when the HorizontalPodAutoscaler owns the count: with
@@ -59,19 +53,19 @@ def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str, track: 
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": child_metadata(owner, deployment_name(owner, track), "tool-service",
-                                   {TRACK_LABEL: track, REVISION_LABEL: revision}),
+        "metadata": child_metadata(owner, deployment_name(owner.name, track), "tool-service",
+                                   {TRACK_LABEL: track.value, REVISION_LABEL: revision}),
         "spec": deployment_spec,
     }
 
 
-def _env(owner: Owner, spec: ToolServiceSpec, revision: str, track: str) -> list[dict[str, Any]]:
+def _env(owner: Owner, spec: ToolServiceSpec, revision: str, track: Track) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "PORT", "value": str(spec.port)},
         {"name": "TOOLFLEET_SERVICE", "value": owner.name},
         {"name": "TOOLFLEET_VERSION", "value": spec.version},
         {"name": "TOOLFLEET_REVISION", "value": revision},
-        {"name": "TOOLFLEET_TRACK", "value": track},
+        {"name": "TOOLFLEET_TRACK", "value": track.value},
     ]
     if spec.model is not None:
         env.append({"name": "TOOLFLEET_MODEL_URI", "value": spec.model.uri})
@@ -93,7 +87,7 @@ def _env(owner: Owner, spec: ToolServiceSpec, revision: str, track: str) -> list
     return list(last.values())
 
 
-def _pod_spec(owner: Owner, spec: ToolServiceSpec, revision: str, track: str) -> dict[str, Any]:
+def _pod_spec(owner: Owner, spec: ToolServiceSpec, revision: str, track: Track) -> dict[str, Any]:
     limits: dict[str, str] = {"memory": spec.resources.memory}
     if spec.gpu is not None:
         limits.update(gpu_limits(spec.gpu))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolfleet.resources.deployment import STABLE, deployment_name
 from toolfleet.resources.meta import Owner, child_metadata
+from toolfleet.resources.tracks import Track, deployment_name
 
 INFLIGHT_METRIC = "toolfleet_inflight_requests"
 GPU_UTILIZATION_METRIC = "DCGM_FI_DEV_GPU_UTIL"
@@ -27,7 +27,7 @@ def build_hpa(owner: Owner) -> dict[str, Any]:
         metrics.append(_pods_metric(GPU_UTILIZATION_METRIC, scaling.target_gpu_utilization))
     spec: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                           "name": deployment_name(owner, STABLE)},
+                           "name": deployment_name(owner.name, Track.stable)},
         "minReplicas": scaling.min_replicas,
         "maxReplicas": scaling.max_replicas,
         "behavior": {"scaleDown": {

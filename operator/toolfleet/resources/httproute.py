@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolfleet.resources.deployment import CANARY, STABLE
 from toolfleet.resources.meta import Owner, child_metadata
-from toolfleet.resources.service import track_service_name
+from toolfleet.resources.tracks import Track, track_service_name
 
 
 def build_httproute(owner: Owner, canary_weight: int) -> dict[str, Any]:
@@ -16,11 +15,12 @@ def build_httproute(owner: Owner, canary_weight: int) -> dict[str, Any]:
                               "name": gateway.name if gateway else owner.name}
     if gateway is not None and gateway.namespace:
         parent["namespace"] = gateway.namespace
-    backends = [{"group": "", "kind": "Service", "name": track_service_name(owner, STABLE),
+    backends = [{"group": "", "kind": "Service",
+                 "name": track_service_name(owner.name, Track.stable),
                  "port": owner.spec.port, "weight": 100 - canary_weight}]
     if canary_weight > 0:
         backends.append({"group": "", "kind": "Service",
-                         "name": track_service_name(owner, CANARY),
+                         "name": track_service_name(owner.name, Track.canary),
                          "port": owner.spec.port, "weight": canary_weight})
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",

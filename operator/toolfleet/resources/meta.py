@@ -8,6 +8,7 @@ from typing import Any
 
 from toolfleet.api.common import API_VERSION
 from toolfleet.api.toolservice import KIND, ToolServiceSpec
+from toolfleet.resources.tracks import Track
 
 MANAGED_BY = "toolfleet"
 SERVICE_LABEL = "toolfleet.io/toolservice"
@@ -39,11 +40,11 @@ def version_label(version: str) -> str:
     return re.sub(r"[^-A-Za-z0-9_.]", "_", version)[:63].strip("-_.")
 
 
-def selector_labels(owner: Owner, track: str | None = None) -> dict[str, str]:
+def selector_labels(owner: Owner, track: Track | None = None) -> dict[str, str]:
     """Labels that select this service's pods (of one track when given)."""
     labels = {SERVICE_LABEL: owner.name}
     if track is not None:
-        labels[TRACK_LABEL] = track
+        labels[TRACK_LABEL] = track.value
     return labels
 
 

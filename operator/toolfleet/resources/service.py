@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolfleet.resources.meta import TRACK_LABEL, Owner, child_metadata, selector_labels
+from toolfleet.resources.tracks import Track, track_service_name
 
 
 def build_service(owner: Owner) -> dict[str, Any]:
@@ -22,19 +23,14 @@ def build_service(owner: Owner) -> dict[str, Any]:
     }
 
 
-def track_service_name(owner: Owner, track: str) -> str:
-    """`<name>-stable` or `<name>-canary`."""
-    return f"{owner.name}-{track}"
-
-
-def build_track_service(owner: Owner, track: str) -> dict[str, Any]:
+def build_track_service(owner: Owner, track: Track) -> dict[str, Any]:
     """A Service for one track only: the canary's endpoint in the catalog, and the
     HTTPRoute's backends, which need stable and canary apart to weight them."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": child_metadata(owner, track_service_name(owner, track), "service",
-                                   {TRACK_LABEL: track}),
+        "metadata": child_metadata(owner, track_service_name(owner.name, track), "service",
+                                   {TRACK_LABEL: track.value}),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(owner, track),
@@ -43,7 +39,3 @@ def build_track_service(owner: Owner, track: str) -> dict[str, Any]:
         },
     }
 
-
-def service_url(owner: Owner, cluster_domain: str) -> str:
-    """The in-cluster URL of the Service."""
-    return f"http://{owner.name}.{owner.namespace}.svc.{cluster_domain}:{owner.spec.port}"

@@ -50,7 +50,8 @@ def entry(name: str = "svc", namespace: str = "team-a",
           tools: list[dict[str, Any]] | None = None, *,
           namespace_labels: dict[str, str] | None = None, **kwargs: Any) -> ServiceEntry:
     """A catalog entry read from `body(...)`."""
-    return entry_from_body(body(name, namespace, tools, **kwargs), namespace_labels or {})
+    return entry_from_body(body(name, namespace, tools, **kwargs), namespace_labels or {},
+                           cluster_domain="cluster.local")
 
 
 def catalog_of(tools: list[dict[str, Any]], **spec: Any) -> Catalog:

@@ -7,8 +7,9 @@ import re
 from toolfleet.api.common import TOOL_NAME_PATTERN
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.catalog.build import build_catalog, build_default_catalog, prefixed_name
-from toolfleet.catalog.model import Catalog, Conflict, ConflictResolution, Exclusion, Track
+from toolfleet.catalog.model import Catalog, Conflict, ConflictResolution, Exclusion
 from toolfleet.catalog.source import entry_from_body
+from toolfleet.resources.tracks import Track
 
 from .fixtures import READY, body, entry, tool
 from .test_source import rollout
@@ -56,7 +57,8 @@ def test_a_custom_path_is_kept() -> None:
 def test_a_canary_lists_both_endpoints_with_their_weights_and_versions() -> None:
     status = {"conditions": [READY], "stableVersion": "1.0.0", "stableRevision": "5tab1e0000",
               "rollout": rollout("Progressing", weight=25)}
-    catalog = build_default_catalog([entry_from_body(body(version="1.1.0", status=status), {})])
+    catalog = build_default_catalog([entry_from_body(body(version="1.1.0", status=status), {},
+                                                     cluster_domain="cluster.local")])
     (published,) = catalog.tools
     assert [(e.track, e.version, e.weight) for e in published.endpoints] == [
         (Track.stable, "1.0.0", 75), (Track.canary, "1.1.0", 25)]
@@ -179,7 +181,8 @@ def test_the_hash_changes_when_canary_weights_change() -> None:
     def at(weight: int) -> str:
         status = {"conditions": [READY], "stableVersion": "1.0.0", "stableRevision": "r",
                   "rollout": rollout("Progressing", weight)}
-        return build_default_catalog([entry_from_body(body(status=status), {})]).hash
+        return build_default_catalog([entry_from_body(body(status=status), {},
+                                                      cluster_domain="cluster.local")]).hash
 
     assert at(20) != at(50)
 

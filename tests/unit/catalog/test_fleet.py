@@ -74,7 +74,7 @@ def toolcatalog(name: str, namespace: str = "team-a",
 
 def entries(*bodies: dict[str, Any],
             namespace_labels: dict[str, dict[str, str]] | None = None) -> list[ServiceEntry]:
-    found, errors = service_entries(bodies, namespace_labels or {})
+    found, errors = service_entries(bodies, namespace_labels or {}, cluster_domain="cluster.local")
     assert errors == []
     return found
 
@@ -203,7 +203,7 @@ def test_unreadable_toolservices_are_reported_and_the_rest_are_read() -> None:
     bad_status["status"]["conditions"][0]["status"] = "Maybe"
     found, errors = service_entries(
         [toolservice("search", "ml"), bad_spec, bad_status, toolservice("fresh", ready=None)],
-        {"ml": {"env": "prod"}})
+        {"ml": {"env": "prod"}}, cluster_domain="cluster.local")
     assert [e.key for e in found] == ["ml/search", "team-a/fresh"]
     assert [e.namespace_labels for e in found] == [{"env": "prod"}, {}]
     assert [e.ready for e in found] == [True, False]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from toolfleet.catalog.model import Endpoint, Track
+from toolfleet.catalog.model import Endpoint
 from toolfleet.catalog.source import EntryError, entry_from_body
+from toolfleet.resources.tracks import Track
 
 from .fixtures import READY, body
 
@@ -16,7 +17,8 @@ def rollout(phase: str, weight: int = 20) -> dict[str, object]:
 
 
 def test_a_service_without_status_endpoint_is_reached_by_its_cluster_dns_name() -> None:
-    entry = entry_from_body(body("search", "ml", labels={"team": "ml"}), {"env": "prod"})
+    entry = entry_from_body(body("search", "ml", labels={"team": "ml"}), {"env": "prod"},
+                            cluster_domain="cluster.local")
     assert entry.key == "ml/search"
     assert entry.labels == {"team": "ml"}
     assert entry.namespace_labels == {"env": "prod"}
@@ -31,7 +33,8 @@ def test_a_service_without_status_endpoint_is_reached_by_its_cluster_dns_name() 
 def test_status_endpoint_version_and_revision_win() -> None:
     status = {"conditions": [READY], "endpoint": "http://search.ml:9000",
               "stableVersion": "0.9.0", "stableRevision": "0123456789"}
-    (stable,) = entry_from_body(body("search", "ml", status=status), {}).endpoints
+    (stable,) = entry_from_body(body("search", "ml", status=status), {},
+                                cluster_domain="cluster.local").endpoints
     assert stable == Endpoint(url="http://search.ml:9000", track=Track.stable, version="0.9.0",
                               revision="0123456789", weight=100, ready=True)
 
@@ -40,7 +43,8 @@ def test_status_endpoint_version_and_revision_win() -> None:
 def test_a_running_canary_gets_its_weight_and_stable_keeps_the_rest(phase: str) -> None:
     status = {"conditions": [READY], "stableVersion": "1.0.0", "stableRevision": "5tab1e0000",
               "rollout": rollout(phase, weight=30)}
-    entry = entry_from_body(body("search", "ml", version="1.1.0", status=status), {})
+    entry = entry_from_body(body("search", "ml", version="1.1.0", status=status), {},
+                            cluster_domain="cluster.local")
     assert entry.endpoints == [
         Endpoint(url="http://search.ml.svc.cluster.local:8080", track=Track.stable,
                  version="1.0.0", revision="5tab1e0000", weight=70, ready=True),
@@ -52,13 +56,14 @@ def test_a_running_canary_gets_its_weight_and_stable_keeps_the_rest(phase: str) 
 @pytest.mark.parametrize("phase", ["Promoted", "RolledBack", "Aborted"])
 def test_a_finished_rollout_leaves_only_the_stable_endpoint(phase: str) -> None:
     status = {"conditions": [READY], "rollout": rollout(phase)}
-    (stable,) = entry_from_body(body(status=status), {}).endpoints
+    (stable,) = entry_from_body(body(status=status), {}, cluster_domain="cluster.local").endpoints
     assert stable.weight == 100
 
 
 def test_the_stable_version_of_a_canary_is_not_taken_from_the_canary_spec() -> None:
     status = {"conditions": [READY], "rollout": rollout("Progressing")}
-    stable, _ = entry_from_body(body(version="1.1.0", status=status), {}).endpoints
+    stable, _ = entry_from_body(body(version="1.1.0", status=status), {},
+                                cluster_domain="cluster.local").endpoints
     assert stable.version == "unknown"
     assert stable.revision is None
 
@@ -68,7 +73,8 @@ def test_the_stable_version_of_a_canary_is_not_taken_from_the_canary_spec() -> N
     [{**READY, "type": "Progressing"}],
 ])
 def test_ready_only_when_the_ready_condition_is_true(conditions: list[dict[str, str]]) -> None:
-    entry = entry_from_body(body(status={"conditions": conditions}), {})
+    entry = entry_from_body(body(status={"conditions": conditions}), {},
+                            cluster_domain="cluster.local")
     assert entry.ready is False
     assert all(not e.ready for e in entry.endpoints)
 
@@ -77,11 +83,11 @@ def test_an_invalid_spec_names_the_service() -> None:
     broken = body("search", "ml")
     broken["spec"]["tools"][0]["inputSchema"] = {"type": "array"}
     with pytest.raises(EntryError, match="toolservice ml/search: spec is invalid"):
-        entry_from_body(broken, {})
+        entry_from_body(broken, {}, cluster_domain="cluster.local")
 
 
 def test_an_object_without_name_is_refused() -> None:
     nameless = body()
     del nameless["metadata"]["name"]
     with pytest.raises(EntryError, match=r"lacks metadata\.name"):
-        entry_from_body(nameless, {})
+        entry_from_body(nameless, {}, cluster_domain="cluster.local")

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolfleet.api.toolservice import ToolServiceSpec
-from toolfleet.resources.deployment import CANARY, STABLE, build_deployment
+from toolfleet.resources.deployment import build_deployment
 from toolfleet.resources.meta import REVISION_LABEL
+from toolfleet.resources.tracks import Track
 from toolfleet.rollout.revision import revision_of
 
 from .fixtures import (
@@ -31,7 +32,7 @@ RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral"
                       "persistentVolumeClaim", "projected", "secret"}
 
 
-def deployment(track: str = STABLE, replicas: int | None = None,
+def deployment(track: Track = Track.stable, replicas: int | None = None,
                **sections: Any) -> dict[str, Any]:
     svc = owner(**sections)
     return build_deployment(svc, svc.spec, revision_of(svc.spec), track, replicas)
@@ -100,7 +101,7 @@ def test_the_profile_check_refuses_a_pod_that_breaks_it() -> None:
 # -- pod security ----------------------------------------------------------------
 
 @PROPERTIES
-@given(body=specs(), track=st.sampled_from([STABLE, CANARY]))
+@given(body=specs(), track=st.sampled_from([Track.stable, Track.canary]))
 def test_every_pod_meets_the_restricted_pod_security_profile(body: dict[str, Any],
                                                              track: str) -> None:
     svc = owner_of(ToolServiceSpec.model_validate(body))
@@ -171,7 +172,7 @@ def test_prometheus_scrapes_the_service_port() -> None:
 
 def test_the_operator_tells_the_service_who_it_is() -> None:
     svc = owner(port=9000)
-    dep = build_deployment(svc, svc.spec, "abc1234567", CANARY)
+    dep = build_deployment(svc, svc.spec, "abc1234567", Track.canary)
     values = {name: var.get("value") for name, var in env(dep).items()}
     assert values["PORT"] == "9000"
     assert values["TOOLFLEET_SERVICE"] == "forecaster"
@@ -329,7 +330,7 @@ def test_the_deployment_is_owned_by_its_toolservice() -> None:
 
 
 def test_the_canary_is_a_second_deployment_beside_the_stable_one() -> None:
-    stable, canary = deployment(STABLE), deployment(CANARY)
+    stable, canary = deployment(Track.stable), deployment(Track.canary)
     assert canary["metadata"]["name"] == "forecaster-canary"
     assert stable["metadata"]["name"] == "forecaster"
     # Neither Deployment adopts the other's pods.
@@ -338,7 +339,7 @@ def test_the_canary_is_a_second_deployment_beside_the_stable_one() -> None:
 
 
 @PROPERTIES
-@given(body=specs(), track=st.sampled_from([STABLE, CANARY]))
+@given(body=specs(), track=st.sampled_from([Track.stable, Track.canary]))
 def test_the_selector_matches_the_pods_and_never_names_the_revision(body: dict[str, Any],
                                                                     track: str) -> None:
     svc = owner_of(ToolServiceSpec.model_validate(body))

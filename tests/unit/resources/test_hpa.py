@@ -7,8 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 
 from toolfleet.api.toolservice import ToolServiceSpec
-from toolfleet.resources.deployment import STABLE, build_deployment
+from toolfleet.resources.deployment import build_deployment
 from toolfleet.resources.hpa import build_hpa
+from toolfleet.resources.tracks import Track
 
 from .fixtures import UID, autoscalings, gpus, owner, owner_of, wire
 
@@ -83,7 +84,7 @@ def test_default_bounds_and_window() -> None:
 def test_it_scales_the_stable_deployment() -> None:
     svc = owner()
     target = build_hpa(svc)["spec"]["scaleTargetRef"]
-    dep = build_deployment(svc, svc.spec, "0123456789", STABLE)
+    dep = build_deployment(svc, svc.spec, "0123456789", Track.stable)
     assert target == {"apiVersion": dep["apiVersion"], "kind": dep["kind"],
                       "name": dep["metadata"]["name"]}
 

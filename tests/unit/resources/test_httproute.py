@@ -7,10 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolfleet.resources.deployment import CANARY, STABLE, build_deployment
+from toolfleet.resources.deployment import build_deployment
 from toolfleet.resources.httproute import build_httproute
 from toolfleet.resources.meta import Owner
 from toolfleet.resources.service import build_track_service
+from toolfleet.resources.tracks import Track
 
 from .fixtures import UID, owner, pod_template_labels, selects
 
@@ -71,10 +72,10 @@ def test_the_route_matches_every_path_and_is_owned_by_the_service() -> None:
 def test_each_backend_reaches_the_pods_of_its_own_track_only() -> None:
     svc = routed()
     services = {s["metadata"]["name"]: s for s in
-                (build_track_service(svc, STABLE), build_track_service(svc, CANARY))}
+                (build_track_service(svc, Track.stable), build_track_service(svc, Track.canary))}
     pods = {track: pod_template_labels(build_deployment(svc, svc.spec, "0123456789", track))
-            for track in (STABLE, CANARY)}
-    for backend, track in zip(backends(build_httproute(svc, 30)), (STABLE, CANARY),
+            for track in (Track.stable, Track.canary)}
+    for backend, track in zip(backends(build_httproute(svc, 30)), (Track.stable, Track.canary),
                               strict=True):
         service = services[backend["name"]]
         assert service["spec"]["ports"][0]["port"] == backend["port"]

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 
 from toolfleet.api.toolservice import ToolServiceSpec
-from toolfleet.resources.deployment import CANARY, STABLE, build_deployment
+from toolfleet.resources.deployment import build_deployment
 from toolfleet.resources.networkpolicy import build_network_policy
+from toolfleet.resources.tracks import Track
 from toolfleet.settings import Settings
 
 from .fixtures import accesses, owner, owner_of, pod_template_labels, selects, wire
@@ -141,11 +142,11 @@ def test_the_policy_covers_the_pods_of_every_track_and_only_ingress() -> None:
     svc = owner()
     found = build_network_policy(svc, SETTINGS)
     assert found["spec"]["policyTypes"] == ["Ingress"]
-    for track in (STABLE, CANARY):
+    for track in (Track.stable, Track.canary):
         dep = build_deployment(svc, svc.spec, "0123456789", track)
         assert selects(found["spec"]["podSelector"], pod_template_labels(dep))
     other = owner(name="other")
-    dep = build_deployment(other, other.spec, "0123456789", STABLE)
+    dep = build_deployment(other, other.spec, "0123456789", Track.stable)
     assert not selects(found["spec"]["podSelector"], pod_template_labels(dep))
 
 

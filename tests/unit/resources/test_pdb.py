@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from toolfleet.resources.deployment import CANARY, STABLE, build_deployment
+from toolfleet.resources.deployment import build_deployment
 from toolfleet.resources.pdb import build_pdb
+from toolfleet.resources.tracks import Track
 
 from .fixtures import UID, owner, pod_template_labels, selects
 
@@ -18,11 +19,11 @@ def test_a_drain_evicts_at_most_one_pod_at_a_time() -> None:
 def test_the_budget_covers_the_pods_of_every_track_and_no_others() -> None:
     svc, other = owner(), owner(name="other")
     selector = build_pdb(svc)["spec"]["selector"]
-    for track in (STABLE, CANARY):
+    for track in (Track.stable, Track.canary):
         assert selects(selector, pod_template_labels(
             build_deployment(svc, svc.spec, "0123456789", track)))
     assert not selects(selector, pod_template_labels(
-        build_deployment(other, other.spec, "0123456789", STABLE)))
+        build_deployment(other, other.spec, "0123456789", Track.stable)))
 
 
 def test_the_budget_is_an_owned_policy_v1_object() -> None:
