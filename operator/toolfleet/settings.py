@@ -29,6 +29,8 @@ class Settings:
     namespace: str = "toolfleet-system"
     # How often every ToolService is reconciled even when nothing was observed.
     resync_seconds: int = 300
+    # How many ToolService reconciles run at once (each waits mostly on the API server).
+    reconcile_workers: int = 4
     # The catalog/metrics HTTP server.
     http_host: str = "0.0.0.0"
     http_port: int = 8080
@@ -59,6 +61,7 @@ class Settings:
             field_manager=os.environ.get("TOOLFLEET_FIELD_MANAGER", cls.field_manager),
             namespace=os.environ.get("TOOLFLEET_NAMESPACE", cls.namespace),
             resync_seconds=_int("TOOLFLEET_RESYNC_SECONDS", cls.resync_seconds),
+            reconcile_workers=_int("TOOLFLEET_RECONCILE_WORKERS", cls.reconcile_workers),
             http_host=os.environ.get("TOOLFLEET_HTTP_HOST", cls.http_host),
             http_port=_int("TOOLFLEET_HTTP_PORT", cls.http_port),
             cluster_domain=os.environ.get("TOOLFLEET_CLUSTER_DOMAIN", cls.cluster_domain),

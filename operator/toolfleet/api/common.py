@@ -77,6 +77,11 @@ class LabelSelector(ApiModel):
     )
 
 
+def rfc3339(moment: datetime) -> str:
+    """A time as Kubernetes writes it (second precision, Z suffix); `moment` in UTC."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes it (second precision, Z suffix)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(datetime.now(UTC))

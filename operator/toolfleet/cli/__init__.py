@@ -130,10 +130,11 @@ def run(namespaces: tuple[str, ...], verbose: bool, peering: bool, peering_name:
         log.info("peering through %r with priority %d, keep-alives valid for %ds",
                  peering_name, priority, peering_lifetime)
     kopf_identity = None
+    peering_memo = None
     if peering:
         from kopf._core.engines.peering import Identity
 
-        import toolfleet.handlers.operator as operator_handlers
+        from toolfleet.runtime.peering import Peering
 
         # Our own identity, known to kopf and to the resync task, which must stand
         # aside exactly when kopf pauses this replica.
@@ -142,10 +143,10 @@ def run(namespaces: tuple[str, ...], verbose: bool, peering: bool, peering_name:
         single = namespaces[0] if len(namespaces) == 1 and "*" not in namespaces[0] \
             and not namespaces[0].startswith("!") else None
         if not namespaces or single:
-            operator_handlers.PEERING = operator_handlers.Peering(
-                name=peering_name, namespace=single, identity=identity,
-                priority=priority or 0)
+            peering_memo = Peering(name=peering_name, namespace=single, identity=identity,
+                                   priority=priority or 0)
     kopf.run(
+        memo=kopf.Memo(settings=Settings.from_env(), peering=peering_memo),
         identity=kopf_identity,
         clusterwide=not namespaces,
         namespaces=list(namespaces),

@@ -39,14 +39,16 @@ from toolfleet.catalog.fleet import (
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.source import EntryError, entry_from_body
 from toolfleet.catalog.validate import Severity, validate_toolservice_spec
-from toolfleet.handlers.toolservice import SETTINGS, index_values
 from toolfleet.metrics import CATALOG_PUBLISHES, CATALOG_TOOLS
 from toolfleet.resources.meta import MANAGED_BY
 from toolfleet.runtime import kube
+from toolfleet.runtime.indices import index_values
 from toolfleet.runtime.tls import self_signed
 from toolfleet.server.catalog import CatalogStore, Rendering
+from toolfleet.settings import Settings
 
 log = logging.getLogger(__name__)
+SETTINGS = Settings.from_env()
 # Which operator installation (by its namespace) published a ConfigMap: each
 # installation follows only its own.
 OPERATOR_LABEL = "toolfleet.io/operator"

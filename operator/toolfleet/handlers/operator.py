@@ -1,64 +1,34 @@
-"""Operator-wide handlers: settings, the HTTP server, and the periodic resync."""
+"""Operator-wide handlers: kopf's settings, the HTTP server, the work queue and the resync."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
 
-from toolfleet.handlers.toolservice import SETTINGS, index_values, reconcile
-from toolfleet.runtime import kube
+from toolfleet.handlers.toolservice import reconcile_toolservice
+from toolfleet.runtime.indices import index_values
+from toolfleet.runtime.peering import Peering, may_work
+from toolfleet.runtime.scheduler import WorkQueue, resync
 from toolfleet.server.app import READY_KEY, build_app, start
 from toolfleet.server.catalog import CatalogStore
+from toolfleet.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Peering:
-    """How this replica takes part in kopf peering (set by `toolfleet run --peering`)."""
-
-    name: str
-    namespace: str | None  # None: the ClusterKopfPeering
-    identity: str
-    priority: int
-
-
-PEERING: Peering | None = None
-
-
-def is_active(peering: Peering) -> bool:
-    """Whether kopf lets this replica work: no live peer has an equal or higher priority.
-
-    kopf pauses the watches of a replica that steps back, but not our own resync
-    task, which must then stand aside too.
-    """
-    kind = "KopfPeering" if peering.namespace else "ClusterKopfPeering"
-    body = kube.get(kind, peering.namespace, peering.name)
-    now = datetime.now(UTC)
-    for identity, peer in ((body or {}).get("status") or {}).items():
-        if identity == peering.identity or not isinstance(peer, dict):
-            continue
-        try:
-            deadline = (datetime.fromisoformat(str(peer["lastseen"]))
-                        + timedelta(seconds=int(peer.get("lifetime", 60))))
-        except (KeyError, ValueError):
-            continue
-        if deadline.tzinfo is None:
-            deadline = deadline.replace(tzinfo=UTC)
-        if deadline > now and int(peer.get("priority", 0)) >= peering.priority:
-            return False
-    return True
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Tune kopf and start serving health and metrics."""
+    # `toolfleet run` builds the settings once and passes them in the memo; an
+    # operator started another way (kopf run) reads them from the environment here.
+    if "settings" not in memo:
+        memo["settings"] = Settings.from_env()
+    memo.setdefault("peering", None)
     # Our own Events say what happened; kopf's per-handler chatter stays in the log.
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 8
@@ -67,47 +37,40 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     store = memo.setdefault("store", CatalogStore())
     app = build_app(store)
     memo["app"] = app
-    memo["runner"] = await start(app, SETTINGS.http_host, SETTINGS.http_port)
+    memo["runner"] = await start(app, memo.settings.http_host, memo.settings.http_port)
 
 
 @kopf.on.startup()
-async def start_resync(memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile every ToolService periodically, to repair what no event reported.
+async def start_work_queue(memo: kopf.Memo, **kwargs: Any) -> None:
+    """Start the work queue that runs every ToolService reconcile, and the periodic resync.
 
-    A task of our own rather than a kopf timer: timers put a finalizer on every
-    object, which would block deletion whenever the operator is down.
+    The resync is a task of our own rather than a kopf timer: timers put a
+    finalizer on every object, which would block deletion whenever the operator
+    is down.
     """
-    toolservices, gpu_nodes, gpu_pods = (
-        kwargs["toolservices"], kwargs["gpu_nodes"], kwargs["gpu_pods"])
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(SETTINGS.resync_seconds)
-            if PEERING is not None:
-                try:
-                    if not await asyncio.to_thread(is_active, PEERING):
-                        continue
-                except kube.ApiError as err:
-                    log.warning("resync skipped: reading the peering object: %s", err)
-                    continue
-            bodies = index_values(toolservices)
-            log.debug("resync of %d ToolService(s)", len(bodies))
-            for body in bodies:
-                try:
-                    await asyncio.to_thread(reconcile, body, gpu_nodes, gpu_pods)
-                except (kopf.TemporaryError, kopf.PermanentError) as err:
-                    log.warning("resync of %s/%s: %s", body["metadata"]["namespace"],
-                                body["metadata"]["name"], err)
-    memo["resync"] = asyncio.create_task(loop())
+    memo["indices"] = {name: kwargs[name] for name in ("gpu_nodes", "gpu_pods", "toolservices")}
+    memo["node_facts"] = {}
+    queue = WorkQueue(functools.partial(reconcile_toolservice, memo=memo),
+                      workers=memo.settings.reconcile_workers)
+    memo["queue"] = queue
+    peering: Peering | None = memo.peering
+    memo["tasks"] = [
+        asyncio.create_task(queue.run(), name="work-queue"),
+        asyncio.create_task(resync(
+            queue, lambda: [(b["metadata"]["namespace"], b["metadata"]["name"])
+                            for b in index_values(memo.indices["toolservices"])],
+            every=memo.settings.resync_seconds,
+            active=None if peering is None else functools.partial(may_work, peering)),
+            name="resync"),
+    ]
     # Startup handlers finish before any watch starts; from here on we serve.
     memo["app"][READY_KEY]["ready"] = True
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the resync and the HTTP server."""
-    task = memo.get("resync")
-    if task is not None:
+    """Stop the work queue, the resync and the HTTP server."""
+    for task in memo.get("tasks", []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

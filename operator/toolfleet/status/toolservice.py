@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolfleet.api.common import Condition
-from toolfleet.api.toolservice import GPUStatus, ToolServiceSpec, ToolServiceStatus
+from toolfleet.api.toolservice import GPUStatus, RolloutPhase, ToolServiceSpec, ToolServiceStatus
 from toolfleet.placement.inventory import Fit
 from toolfleet.status.conditions import set_condition
 
@@ -132,3 +132,13 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
         "gpu": None if fit is None else GPUStatus(
             matching_nodes=fit.matching_nodes, schedulable_replicas=fit.schedulable_replicas),
     })
+
+
+def rollout_phases(toolservices: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many ToolServices are in each rollout phase (every phase listed, 0 included)."""
+    phases = dict.fromkeys((p.value for p in RolloutPhase), 0)
+    for body in toolservices:
+        rollout = (body.get("status") or {}).get("rollout") or {}
+        if rollout.get("phase") in phases:
+            phases[rollout["phase"]] += 1
+    return phases

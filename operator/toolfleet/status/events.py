@@ -1,0 +1,68 @@
+"""The event policy: which status changes become Kubernetes Events, and of which type.
+
+A transition of a condition's status or reason is worth an Event, as
+`kubectl describe` users expect; a condition written for the first time in an
+ordinary state is not (every new ToolService would otherwise announce that it
+is not degraded). States a user must act on are Warnings. While a rollout
+reports its own transitions (`rollout.canary.Decision.events`), its conditions
+raise no second event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from toolfleet.api.common import Condition
+from toolfleet.api.conditions import ConditionType
+from toolfleet.status.conditions import find, transitions
+
+
+class EventType(StrEnum):
+    """The two Event types core/v1 defines."""
+
+    normal = "Normal"
+    warning = "Warning"
+
+
+@dataclass(frozen=True)
+class Event:
+    """An Event to record on the object: type, CamelCase reason, message."""
+
+    type: EventType
+    reason: str
+    message: str
+
+
+# Condition states a user must act on.
+WARNINGS = frozenset({(ConditionType.ready, "False"), (ConditionType.degraded, "True"),
+                      (ConditionType.schedulable, "False"),
+                      (ConditionType.rollout_healthy, "False")})
+# First states too ordinary for any event.
+QUIET_FIRST = frozenset({(ConditionType.degraded, "False"), (ConditionType.progressing, "True"),
+                         (ConditionType.progressing, "False"),
+                         (ConditionType.rollout_healthy, "True")})
+# Conditions the rollout reports through its own events when it has any.
+ROLLOUT_CONDITIONS = frozenset({ConditionType.progressing, ConditionType.degraded,
+                                ConditionType.rollout_healthy})
+
+
+def condition_events(before: Sequence[Condition], after: Sequence[Condition], *,
+                     rollout_reports: bool = False) -> list[Event]:
+    """Events for the conditions that changed from `before` to `after`, in `after`'s order.
+
+    `rollout_reports`: the rollout emits its own events this reconcile, so its
+    conditions (Progressing, Degraded, RolloutHealthy) add none.
+    """
+    events = []
+    for cond in transitions(before, after):
+        if rollout_reports and cond.type in ROLLOUT_CONDITIONS:
+            continue
+        first = find(before, cond.type) is None
+        if first and (cond.type, cond.status) in QUIET_FIRST:
+            continue
+        kind = EventType.warning if (cond.type, cond.status) in WARNINGS else EventType.normal
+        message = f"{cond.type}={cond.status}: {cond.message}".rstrip(": ")
+        events.append(Event(kind, cond.reason, message))
+    return events
