@@ -41,7 +41,7 @@ from toolfleet.catalog.validate import (
 from toolfleet.cli.rollout import rollout
 from toolfleet.resources.children import build_children
 from toolfleet.resources.meta import Owner
-from toolfleet.settings import Settings
+from toolfleet.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +413,7 @@ def render(paths: tuple[str, ...], namespace: str | None) -> None:
     services = _checked_toolservices(paths, namespace)
     try:
         settings = Settings.from_env()
-    except ValueError as err:
+    except SettingsError as err:
         raise click.ClickException(str(err)) from None
     out: list[str] = []
     for doc, _ in services:
@@ -476,14 +476,14 @@ def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
       toolfleet catalog -f services/ --format anthropic --compact > tools.json
     """
     services = _checked_toolservices(paths, namespace)
-    entries = [_ready_entry(doc, _namespace_of(doc, namespace)) for doc, _ in services]
-    wanted = {Exposure(e) for e in exposures or (Exposure.public.value,)}
     try:
-        strategy = CollisionStrategy(
-            collision_strategy or Settings.from_env().default_collision_strategy)
-    except ValueError as err:
-        raise click.ClickException(f"TOOLFLEET_DEFAULT_COLLISION_STRATEGY: {err}; use one of "
-                                   f"{', '.join(CollisionStrategy)}") from None
+        settings = Settings.from_env()
+    except SettingsError as err:
+        raise click.ClickException(str(err)) from None
+    entries = [_ready_entry(doc, _namespace_of(doc, namespace), settings.cluster_domain)
+               for doc, _ in services]
+    wanted = {Exposure(e) for e in exposures or (Exposure.public.value,)}
+    strategy = CollisionStrategy(collision_strategy or settings.default_collision_strategy)
     spec = default_catalog_spec().model_copy(update={
         "exposures": sorted(wanted), "collision_strategy": strategy})
     built = build_catalog(DEFAULT_CATALOG_NAME, entries, spec, namespace=None)
@@ -495,14 +495,14 @@ def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
         click.echo(json.dumps(json.loads(rendered), indent=2, sort_keys=True))
 
 
-def _ready_entry(doc: Document, namespace: str) -> ServiceEntry:
+def _ready_entry(doc: Document, namespace: str, cluster_domain: str) -> ServiceEntry:
     """The catalog entry of a ToolService manifest, as it is once running and Ready."""
     ready = {"type": "Ready", "status": "True", "reason": "Offline",
              "lastTransitionTime": "1970-01-01T00:00:00Z"}
     body = {**doc.body, "metadata": {**doc.body["metadata"], "namespace": namespace},
             "status": {"conditions": [ready]}}
     return entry_from_body(body, namespace_labels={},
-                           cluster_domain=Settings.from_env().cluster_domain)
+                           cluster_domain=cluster_domain)
 
 
 def _explain_left_out(entries: list[ServiceEntry], wanted: set[Exposure],
