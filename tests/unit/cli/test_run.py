@@ -1,4 +1,4 @@
-"""`toolfleet run` (how it starts kopf), and the help of every command."""
+"""`toolfleet run`: how it starts kopf."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from typing import Any
 
 import kopf
 import pytest
-
-from toolfleet.cli import main
 
 from .fixtures import toolfleet
 
@@ -64,18 +62,3 @@ def test_a_lifetime_too_short_to_renew_is_refused(kopf_run: list[dict[str, Any]]
     assert "Invalid value for '--peering-lifetime'" in result.stderr
     assert "2 is not in the range x>=5" in result.stderr
     assert kopf_run == []
-
-
-@pytest.mark.parametrize("command", sorted(main.commands))
-def test_every_command_explains_itself_with_examples(command: str) -> None:
-    result = toolfleet(command, "--help")
-    assert result.exit_code == 0
-    assert "Examples:" in result.stdout
-    assert f"toolfleet {command}" in result.stdout
-
-
-def test_the_group_lists_every_command() -> None:
-    result = toolfleet("--help")
-    assert result.exit_code == 0
-    for command in ("run", "validate", "render", "catalog"):
-        assert f"  {command} " in result.stdout
