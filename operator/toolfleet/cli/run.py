@@ -1,4 +1,12 @@
-"""`toolfleet run`: the operator itself, started through kopf."""
+"""`toolfleet run`: the operator itself, started through kopf.
+
+The settings are read here, once, and handed to every handler through kopf's
+memo, with how this replica takes part in peering:
+
+    memo.settings  toolfleet.settings.Settings
+    memo.peering   toolfleet.handlers.operator.Peering, or None when the resync
+                   task has no peering object to consult (see `resync_peering`)
+"""
 
 from __future__ import annotations
 
@@ -8,8 +16,16 @@ import random
 import secrets
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+from toolfleet.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    import kopf
+
+    from toolfleet.handlers.operator import Peering
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +60,9 @@ def run(namespaces: tuple[str, ...], verbose: bool, peering: bool, peering_name:
         priority: int | None, peering_lifetime: int) -> None:
     """Run the operator: reconcile ToolServices and serve health, metrics and catalogs.
 
+    Operator settings come from TOOLFLEET_* environment variables (see the
+    README); a value the operator cannot use stops it before it starts.
+
     \b
     Examples:
       toolfleet run                       # one replica, every namespace
@@ -51,47 +70,84 @@ def run(namespaces: tuple[str, ...], verbose: bool, peering: bool, peering_name:
       toolfleet run --peering             # one of several replicas (the chart's default)
       TOOLFLEET_PEERING=true TOOLFLEET_PEERING_PRIORITY=100 toolfleet run
     """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        raise click.UsageError(str(err), click.get_current_context()) from None
+
+    # Imported here, not at the top: kopf and the handlers are heavy, and only
+    # `run` needs them. Importing the handlers registers them with kopf.
     import kopf
+    from kopf._core.engines.peering import Identity
 
-    import toolfleet.handlers  # noqa: F401  (registers the handlers)
+    import toolfleet.handlers  # noqa: F401
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    settings = kopf.OperatorSettings()
-    settings.peering.lifetime = peering_lifetime
-    # Keep-alives every few seconds would drown the debug log.
-    settings.peering.stealth = True
-    if peering and priority is None:
-        priority = random.SystemRandom().randint(1, _MAX_RANDOM_PRIORITY)
+    _configure_logging(verbose)
+    kopf_identity: Identity | None = None
+    resync: Peering | None = None
     if peering:
+        if priority is None:
+            priority = random.SystemRandom().randint(1, _MAX_RANDOM_PRIORITY)
+        identity = _replica_identity()
+        kopf_identity = Identity(identity)
+        resync = resync_peering(namespaces, peering_name, identity, priority)
         log.info("peering through %r with priority %d, keep-alives valid for %ds",
                  peering_name, priority, peering_lifetime)
-    kopf_identity = None
-    if peering:
-        from kopf._core.engines.peering import Identity
-
-        import toolfleet.handlers.operator as operator_handlers
-
-        # Our own identity, known to kopf and to the resync task, which must stand
-        # aside exactly when kopf pauses this replica.
-        identity = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-        kopf_identity = Identity(identity)
-        single = namespaces[0] if len(namespaces) == 1 and "*" not in namespaces[0] \
-            and not namespaces[0].startswith("!") else None
-        if not namespaces or single:
-            operator_handlers.PEERING = operator_handlers.Peering(
-                name=peering_name, namespace=single, identity=identity,
-                priority=priority or 0)
     kopf.run(
         identity=kopf_identity,
         clusterwide=not namespaces,
         namespaces=list(namespaces),
-        settings=settings,
+        settings=_kopf_settings(peering_lifetime),
         standalone=not peering,
         priority=priority if peering else None,
         # Naming a peering object makes kopf insist on it, so only name it when peering.
         peering_name=peering_name if peering else None,
+        # What every handler reads instead of globals; the module docstring has the keys.
+        memo=kopf.Memo(settings=settings, peering=resync),
     )
+
+
+def resync_peering(namespaces: tuple[str, ...], name: str, identity: str,
+                   priority: int) -> Peering | None:
+    """The peering object the resync task consults before it works, if there is one.
+
+    kopf pauses the watches of a replica that steps back, but not our resync
+    task, which must then stand aside too; it reads the peering object to know.
+    Watching every namespace, that is the ClusterKopfPeering; watching one plain
+    namespace, the KopfPeering there. With several namespaces or a pattern
+    there is no single object to read, and the resync task does not wait.
+    """
+    # Not at the top: importing the handlers registers them with kopf, which only
+    # `run` wants.
+    from toolfleet.handlers.operator import Peering
+
+    if not namespaces:
+        return Peering(name=name, namespace=None, identity=identity, priority=priority)
+    (single, *others) = namespaces
+    if others or "*" in single or single.startswith("!"):
+        return None
+    return Peering(name=name, namespace=single, identity=identity, priority=priority)
+
+
+def _replica_identity() -> str:
+    """This replica's name among its peers, known to kopf and to the resync task alike."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _kopf_settings(peering_lifetime: int) -> kopf.OperatorSettings:
+    import kopf
+
+    settings = kopf.OperatorSettings()
+    settings.peering.lifetime = peering_lifetime
+    # Keep-alives every few seconds would drown the debug log.
+    settings.peering.stealth = True
+    return settings
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Their debug logs repeat every request; ours say what was decided.
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
