@@ -1,22 +1,70 @@
 """The operator's settings: one object, read from the environment, with defaults.
 
-Every setting is documented in the README and the chart's values.yaml.
+`toolfleet run` builds it once and hands it to the handlers through kopf's memo;
+the offline commands build it when they run. Nothing reads the environment at
+import time. Every setting is documented in the README and the chart's values.yaml.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+
+from toolfleet.api.toolcatalog import CollisionStrategy
+
+_E = TypeVar("_E", bound=StrEnum)
+
+_MAX_PORT = 65535
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+class SettingsError(ValueError):
+    """An environment variable holds a value the operator cannot use.
+
+    The message names the variable, what it holds and what it may hold.
+    """
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    # Set but empty is kept: an empty TOOLFLEET_WEBHOOK_HOST is how the chart turns
+    # the webhook off.
+    return env.get(name, default)
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int,
+             maximum: int | None = None) -> int:
+    raw = env.get(name, "")
+    if raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer (got {raw!r})") from None
+        raise SettingsError(name, f"must be an integer (got {raw!r})") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f"{minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise SettingsError(name, f"must be {allowed} (got {value})")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    return _integer(env, name, default, minimum=1, maximum=_MAX_PORT)
+
+
+def _choice(env: Mapping[str, str], name: str, default: _E) -> _E:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    choices = type(default)
+    try:
+        return choices(raw)
+    except ValueError:
+        raise SettingsError(name, f"is {raw!r}; use one of {', '.join(choices)}") from None
 
 
 @dataclass(frozen=True)
@@ -50,25 +98,36 @@ class Settings:
     webhook_cert_dir: str = "/tmp/toolfleet-webhook"
     # How the built-in `default` catalog resolves a tool name offered twice: prefix
     # (rename with the service name) or reject (leave both out).
-    default_collision_strategy: str = "prefix"
+    default_collision_strategy: CollisionStrategy = CollisionStrategy.prefix
     # Catalog changes arriving within this window are published together.
     catalog_debounce_seconds: float = 0.2
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Settings from TOOLFLEET_* environment variables, defaults for the rest."""
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from TOOLFLEET_* environment variables, defaults for the rest.
+
+        `env` defaults to the process environment, read when this is called.
+        Raises SettingsError, naming the variable and what it may hold, for a
+        value the operator cannot use (a port that is not a number, an unknown
+        collision strategy), so that a typo stops the operator at start rather
+        than misbehaving later.
+        """
+        env = os.environ if env is None else env
         return cls(
-            field_manager=os.environ.get("TOOLFLEET_FIELD_MANAGER", cls.field_manager),
-            namespace=os.environ.get("TOOLFLEET_NAMESPACE", cls.namespace),
-            resync_seconds=_int("TOOLFLEET_RESYNC_SECONDS", cls.resync_seconds),
-            reconcile_workers=_int("TOOLFLEET_RECONCILE_WORKERS", cls.reconcile_workers),
-            http_host=os.environ.get("TOOLFLEET_HTTP_HOST", cls.http_host),
-            http_port=_int("TOOLFLEET_HTTP_PORT", cls.http_port),
-            cluster_domain=os.environ.get("TOOLFLEET_CLUSTER_DOMAIN", cls.cluster_domain),
-            default_collision_strategy=os.environ.get(
-                "TOOLFLEET_DEFAULT_COLLISION_STRATEGY", cls.default_collision_strategy),
-            webhook_host=os.environ.get("TOOLFLEET_WEBHOOK_HOST", cls.webhook_host),
-            webhook_port=_int("TOOLFLEET_WEBHOOK_PORT", cls.webhook_port),
-            webhook_listen=os.environ.get("TOOLFLEET_WEBHOOK_LISTEN", cls.webhook_listen),
-            webhook_cert_dir=os.environ.get("TOOLFLEET_WEBHOOK_CERT_DIR", cls.webhook_cert_dir),
+            field_manager=_text(env, "TOOLFLEET_FIELD_MANAGER", cls.field_manager),
+            namespace=_text(env, "TOOLFLEET_NAMESPACE", cls.namespace),
+            # At least a second: a resync of 0 would reconcile everything in a busy loop.
+            resync_seconds=_integer(env, "TOOLFLEET_RESYNC_SECONDS", cls.resync_seconds,
+                                    minimum=1),
+            reconcile_workers=_integer(env, "TOOLFLEET_RECONCILE_WORKERS", cls.reconcile_workers,
+                                       minimum=1),
+            http_host=_text(env, "TOOLFLEET_HTTP_HOST", cls.http_host),
+            http_port=_port(env, "TOOLFLEET_HTTP_PORT", cls.http_port),
+            cluster_domain=_text(env, "TOOLFLEET_CLUSTER_DOMAIN", cls.cluster_domain),
+            default_collision_strategy=_choice(env, "TOOLFLEET_DEFAULT_COLLISION_STRATEGY",
+                                               cls.default_collision_strategy),
+            webhook_host=_text(env, "TOOLFLEET_WEBHOOK_HOST", cls.webhook_host),
+            webhook_port=_port(env, "TOOLFLEET_WEBHOOK_PORT", cls.webhook_port),
+            webhook_listen=_text(env, "TOOLFLEET_WEBHOOK_LISTEN", cls.webhook_listen),
+            webhook_cert_dir=_text(env, "TOOLFLEET_WEBHOOK_CERT_DIR", cls.webhook_cert_dir),
         )

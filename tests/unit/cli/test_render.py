@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from toolfleet.api.toolservice import ToolServiceSpec
-from toolfleet.cli import PLACEHOLDER_UID
+from toolfleet.cli.render import PLACEHOLDER_UID
 from toolfleet.resources.children import build_children
 from toolfleet.resources.meta import Owner
 from toolfleet.settings import Settings

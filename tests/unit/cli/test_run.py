@@ -1,4 +1,4 @@
-"""`toolfleet run` (how it starts kopf), and the help of every command."""
+"""`toolfleet run`: how it starts kopf, and what it hands the handlers through kopf's memo."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Any
 import kopf
 import pytest
 
-from toolfleet.cli import main
+from toolfleet.api.toolcatalog import CollisionStrategy
+from toolfleet.cli.run import resync_peering
+from toolfleet.runtime.peering import Peering
+from toolfleet.settings import Settings
 
 from .fixtures import toolfleet
 
@@ -66,16 +69,61 @@ def test_a_lifetime_too_short_to_renew_is_refused(kopf_run: list[dict[str, Any]]
     assert kopf_run == []
 
 
-@pytest.mark.parametrize("command", sorted(main.commands))
-def test_every_command_explains_itself_with_examples(command: str) -> None:
-    result = toolfleet(command, "--help")
-    assert result.exit_code == 0
-    assert "Examples:" in result.stdout
-    assert f"toolfleet {command}" in result.stdout
+def test_the_settings_are_read_once_and_handed_to_the_handlers(
+        kopf_run: list[dict[str, Any]]) -> None:
+    env = {"TOOLFLEET_CLUSTER_DOMAIN": "corp.example",
+           "TOOLFLEET_DEFAULT_COLLISION_STRATEGY": "reject", "TOOLFLEET_HTTP_PORT": "9000"}
+    result = toolfleet("run", env=env)
+
+    assert result.exit_code == 0, result.output
+    (call,) = kopf_run
+    memo = call["memo"]
+    assert isinstance(memo, kopf.Memo)
+    assert memo.settings == Settings.from_env(env)
+    assert memo.settings.default_collision_strategy is CollisionStrategy.reject
 
 
-def test_the_group_lists_every_command() -> None:
-    result = toolfleet("--help")
-    assert result.exit_code == 0
-    for command in ("run", "validate", "render", "catalog"):
-        assert f"  {command} " in result.stdout
+def test_a_standalone_operator_has_no_peering_to_consult(
+        kopf_run: list[dict[str, Any]]) -> None:
+    toolfleet("run")
+    (call,) = kopf_run
+    assert call["memo"].peering is None
+    assert call["identity"] is None
+
+
+def test_a_peering_replica_tells_the_handlers_who_it_is(
+        kopf_run: list[dict[str, Any]]) -> None:
+    result = toolfleet("run", "--peering", "--peering-name", "ha", "--priority", "7")
+
+    assert result.exit_code == 0, result.output
+    (call,) = kopf_run
+    assert call["memo"].peering == Peering(name="ha", namespace=None,
+                                           identity=str(call["identity"]), priority=7)
+
+
+def test_a_peering_replica_of_one_namespace_consults_its_kopfpeering(
+        kopf_run: list[dict[str, Any]]) -> None:
+    toolfleet("run", "--peering", "-n", "team-a")
+    (call,) = kopf_run
+    peering = call["memo"].peering
+    assert (peering.namespace, peering.priority) == ("team-a", call["priority"])
+
+
+@pytest.mark.parametrize("namespaces", [("team-a", "team-b"), ("team-*",), ("!kube-system",)])
+def test_no_single_peering_object_means_none_to_consult(namespaces: tuple[str, ...]) -> None:
+    assert resync_peering(namespaces, "toolfleet", "replica-1", 5) is None
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("TOOLFLEET_HTTP_PORT", "abc", "Error: TOOLFLEET_HTTP_PORT must be an integer (got 'abc')"),
+    ("TOOLFLEET_DEFAULT_COLLISION_STRATEGY", "merge",
+     "Error: TOOLFLEET_DEFAULT_COLLISION_STRATEGY is 'merge'; use one of reject, prefix"),
+])
+def test_a_bad_setting_is_a_usage_error_naming_the_variable(
+        kopf_run: list[dict[str, Any]], variable: str, value: str, message: str) -> None:
+    result = toolfleet("run", env={variable: value})
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert kopf_run == []
