@@ -88,7 +88,8 @@ def test_the_settings_reach_the_operator_as_environment() -> None:
     assert variables["TOOLFLEET_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert {k: v for k, v in variables.items() if isinstance(v, str)} == {
         "TOOLFLEET_HTTP_HOST": "0.0.0.0", "TOOLFLEET_HTTP_PORT": "8080",
-        "TOOLFLEET_RESYNC_SECONDS": "300", "TOOLFLEET_FIELD_MANAGER": "toolfleet",
+        "TOOLFLEET_RESYNC_SECONDS": "300", "TOOLFLEET_RECONCILE_WORKERS": "4",
+        "TOOLFLEET_FIELD_MANAGER": "toolfleet",
         "TOOLFLEET_CLUSTER_DOMAIN": "cluster.local",
         "TOOLFLEET_DEFAULT_COLLISION_STRATEGY": "prefix",
         "TOOLFLEET_PEERING_LIFETIME_SECONDS": "60"}
@@ -135,7 +136,8 @@ TOGGLES: list[tuple[str, list[str]]] = [
     ("peering off", ["peering.enabled=false", "replicaCount=1"]),
     ("peering", ["peering.name=fleet", "peering.lifetimeSeconds=15"]),
     ("watchNamespaces", ["watchNamespaces={team-a,team-b}"]),
-    ("settings", ["settings.resyncSeconds=60", "settings.fieldManager=fleet",
+    ("settings", ["settings.resyncSeconds=60", "settings.reconcileWorkers=8",
+                  "settings.fieldManager=fleet",
                   "settings.clusterDomain=corp.local", "settings.httpPort=9090",
                   "settings.defaultCollisionStrategy=reject", "settings.verbose=true"]),
     ("extraEnv", ["extraEnv[0].name=TOOLFLEET_EXTRA", "extraEnv[0].value=fast"]),
