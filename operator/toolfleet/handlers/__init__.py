@@ -1,5 +1,5 @@
 """kopf handlers: importing this package registers them."""
 
-from toolfleet.handlers import catalog, operator, toolservice
+from toolfleet.handlers import catalog, indices, operator, toolservice
 
-__all__ = ["catalog", "operator", "toolservice"]
+__all__ = ["catalog", "indices", "operator", "toolservice"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,44 +21,18 @@ import kopf
 from toolfleet.api.common import GROUP, VERSION
 from toolfleet.api.toolservice import PLURAL
 from toolfleet.metrics import RECONCILE_DURATION, RECONCILES, ROLLOUTS
-from toolfleet.placement.inventory import NodeGPU, node_gpu, pod_gpu_usage
+from toolfleet.placement.inventory import gpu_change_matters, node_gpu
 from toolfleet.reconcile import toolservice as reconcile
 from toolfleet.resources.meta import MANAGED_BY, SERVICE_LABEL
-from toolfleet.resources.revisions import revisions_name
-from toolfleet.resources.tracks import Track, deployment_name
-from toolfleet.rollout.analysis import measure
-from toolfleet.rollout.canary import StepAnalysis
 from toolfleet.runtime import kube
 from toolfleet.runtime.apply import apply_children, write_report
 from toolfleet.runtime.indices import index_values
+from toolfleet.runtime.observe import observe
 from toolfleet.runtime.scheduler import Retry
 from toolfleet.settings import Settings
 from toolfleet.status.toolservice import rollout_phases
 
 log = logging.getLogger(__name__)
-
-
-@kopf.index("nodes")
-def gpu_nodes(body: kopf.Body, **_: Any) -> dict[str, NodeGPU]:
-    """Node name to its GPU facts, for nodes that offer any GPU resource."""
-    facts = node_gpu(body)
-    return {facts.name: facts} if facts.allocatable else {}
-
-
-@kopf.index("pods", field="spec.nodeName", value=kopf.PRESENT)
-def gpu_pods(body: kopf.Body, spec: kopf.Spec, labels: kopf.Labels,
-             **_: Any) -> dict[str, tuple[str, str, dict[str, int]]]:
-    """Node name to (namespace, owning ToolService, GPU resources) of each GPU pod on it."""
-    used = pod_gpu_usage(body)
-    if not used:
-        return {}
-    return {spec["nodeName"]: (body.metadata.namespace or "", labels.get(SERVICE_LABEL, ""), used)}
-
-
-@kopf.index(GROUP, VERSION, PLURAL)
-def toolservices(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """(namespace, name) to the latest ToolService body."""
-    return {(body.metadata.namespace or "", body.metadata.name or ""): dict(body)}
 
 
 def reconcile_toolservice(key: Hashable, memo: kopf.Memo) -> float | None:
@@ -89,22 +62,9 @@ def reconcile_toolservice(key: Hashable, memo: kopf.Memo) -> float | None:
 
 
 def _reconcile(live: dict[str, Any], settings: Settings, indices: dict[str, Any]) -> float | None:
-    namespace, name = live["metadata"]["namespace"], live["metadata"]["name"]
-    world = reconcile.World(
-        toolservice=live, settings=settings,
-        stable=kube.get("Deployment", namespace, deployment_name(name, Track.stable)),
-        canary=kube.get("Deployment", namespace, deployment_name(name, Track.canary)),
-        revisions=kube.get("ConfigMap", namespace, revisions_name(name)),
-        nodes=index_values(indices["gpu_nodes"]),
-        gpu_pods=reconcile.gpu_pods_snapshot(indices["gpu_pods"]),
-    )
     now = datetime.now(UTC)
-    due = reconcile.analysis_due(world, now)
-    if due is not None:
-        result = measure(due.analysis, due.target)
-        log.info("analysis of %s/%s step %d: %s", namespace, name, due.key.step + 1,
-                 result.message)
-        world = replace(world, analysis=StepAnalysis(key=due.key, result=result))
+    world = observe(live, settings, index_values(indices["gpu_nodes"]),
+                    reconcile.gpu_pods_snapshot(indices["gpu_pods"]), now)
     plan = reconcile.plan(world, now)
     applied = apply_children(live, plan, settings.field_manager)
     report = reconcile.report(world, plan, applied, now)
@@ -138,10 +98,7 @@ async def node_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     facts = None if event["type"] == "DELETED" else node_gpu(body)
     previous = memo.node_facts.get(name)
     memo.node_facts[name] = facts
-    # The initial listing reconciles nothing (the ToolServices' own listing does);
-    # nodes report heartbeats all the time, and only a change in GPU facts matters.
-    if event["type"] is None or previous == facts or (
-            facts is not None and not facts.allocatable):
+    if not gpu_change_matters(event["type"], previous, facts):
         return
     for owner in index_values(kwargs["toolservices"]):
         if (owner.get("spec") or {}).get("gpu"):

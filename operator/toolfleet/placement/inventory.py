@@ -129,3 +129,18 @@ def _describe(gpu: GPU) -> str:
     if gpu.min_memory_mi_b is not None:
         parts.append(f"memory >= {gpu.min_memory_mi_b} MiB")
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def gpu_change_matters(event_type: str | None, previous: NodeGPU | None,
+                       current: NodeGPU | None) -> bool:
+    """Whether a Node watch event changes what GPU services can be scheduled.
+
+    `event_type` is the watch's (None for the initial listing, which reconciles
+    nothing: the ToolServices' own listing does). Nodes report heartbeats all
+    the time, so only a change in GPU facts matters, and only for a node that
+    offers GPUs, offered them before, or is gone.
+    """
+    if event_type is None or previous == current:
+        return False
+    return current is None or bool(current.allocatable) or bool(
+        previous is not None and previous.allocatable)

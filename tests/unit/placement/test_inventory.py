@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolfleet.api.toolservice import GPU
-from toolfleet.placement.inventory import Fit, NodeGPU, fit, node_gpu, pod_gpu_usage
+from toolfleet.placement.inventory import (
+    Fit,
+    NodeGPU,
+    fit,
+    gpu_change_matters,
+    node_gpu,
+    pod_gpu_usage,
+)
 
 from .fixtures import gpu_pod, node, nodes
 
@@ -249,3 +256,24 @@ def test_other_pods_can_only_lower_the_fit(gpu: GPU, facts: list[NodeGPU],
     busy = fit(gpu, wanted, facts, {n.name: {resource: 1} for n in facts})
     assert busy.schedulable_replicas <= idle.schedulable_replicas
     assert busy.matching_nodes == idle.matching_nodes
+
+
+def gpu_node(name: str = "a100-0", gpus: int = 4, ready: bool = True) -> NodeGPU:
+    return NodeGPU(name=name, ready=ready, schedulable=True, product="NVIDIA-A100-SXM4-80GB",
+                   memory_mib=81920, allocatable={"nvidia.com/gpu": gpus} if gpus else {})
+
+
+@pytest.mark.parametrize(("event_type", "previous", "current", "matters"), [
+    (None, None, gpu_node(), False),  # the initial listing
+    ("MODIFIED", gpu_node(), gpu_node(), False),  # a heartbeat
+    ("MODIFIED", gpu_node(), gpu_node(ready=False), True),
+    ("MODIFIED", gpu_node(gpus=4), gpu_node(gpus=2), True),
+    ("MODIFIED", gpu_node(gpus=4), gpu_node(gpus=0), True),  # lost its GPUs
+    ("ADDED", None, gpu_node(), True),
+    ("DELETED", gpu_node(), None, True),
+    ("MODIFIED", gpu_node("cpu", gpus=0), gpu_node("cpu", gpus=0, ready=False), False),
+])
+def test_only_changes_in_gpu_facts_reconcile_gpu_services(
+        event_type: str | None, previous: NodeGPU | None, current: NodeGPU | None,
+        matters: bool) -> None:
+    assert gpu_change_matters(event_type, previous, current) is matters

@@ -1,0 +1,46 @@
+"""What a ToolService reconcile reads: its children, its revisions, and the analysis due.
+
+The one place that gathers a `reconcile.toolservice.World` from the API server
+(through `runtime.kube`) and, when the rollout is at an analysis, from
+Prometheus (through `rollout.analysis.measure`), so the plan is made once with
+everything it needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from toolfleet.placement.inventory import NodeGPU
+from toolfleet.reconcile.toolservice import GPUPods, World, analysis_due
+from toolfleet.resources.revisions import revisions_name
+from toolfleet.resources.tracks import Track, deployment_name
+from toolfleet.rollout.analysis import measure
+from toolfleet.rollout.canary import StepAnalysis
+from toolfleet.runtime import kube
+from toolfleet.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def observe(toolservice: Mapping[str, Any], settings: Settings, nodes: Sequence[NodeGPU],
+            gpu_pods: GPUPods, now: datetime) -> World:
+    """The World of one ToolService now. Raises `kube.ApiError` when a read fails."""
+    meta = toolservice["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    world = World(
+        toolservice=toolservice, settings=settings,
+        stable=kube.get("Deployment", namespace, deployment_name(name, Track.stable)),
+        canary=kube.get("Deployment", namespace, deployment_name(name, Track.canary)),
+        revisions=kube.get("ConfigMap", namespace, revisions_name(name)),
+        nodes=nodes, gpu_pods=gpu_pods,
+    )
+    due = analysis_due(world, now)
+    if due is None:
+        return world
+    result = measure(due.analysis, due.target)
+    log.info("analysis of %s/%s step %d: %s", namespace, name, due.key.step + 1, result.message)
+    return replace(world, analysis=StepAnalysis(key=due.key, result=result))
