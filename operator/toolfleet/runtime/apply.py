@@ -64,10 +64,10 @@ def write_report(toolservice: Mapping[str, Any], report: Report) -> None:
         if report.annotations:
             kube.patch_metadata("ToolService", namespace, name, report.annotations)
     except kube.ApiError as err:
-        if err.permanent and err.status != 404:
-            raise
         if err.status == 404:
             return  # deleted while we worked: its children go with it
+        if err.permanent:
+            raise
         raise Retry(f"writing the status of {namespace}/{name}: {err}") from err
     for event in report.events:
         kube.emit_event(toolservice, event.type, event.reason, event.message)
