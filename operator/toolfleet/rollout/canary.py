@@ -92,7 +92,7 @@ from toolfleet.api.toolservice import (
     ToolServiceStatus,
 )
 from toolfleet.jsonschema.compat import Incompatibility
-from toolfleet.rollout.analysis import AnalysisResult, Outcome
+from toolfleet.rollout.analysis import AnalysisKey, AnalysisResult, Outcome, StepAnalysis
 from toolfleet.status.conditions import find, set_condition
 
 CONTROL_ANNOTATION = "toolfleet.io/rollout-control"
@@ -147,23 +147,6 @@ class RolloutControl:
                 f"{CONTROL_ANNOTATION}={value!r}: add a nonce so a repeated control can be told "
                 f"apart, e.g. {CONTROL_ANNOTATION}={action}:$(date +%s)")
         return cls(action=ControlAction(action), nonce=nonce.strip())
-
-
-@dataclass(frozen=True)
-class AnalysisKey:
-    """Which step attempt an analysis belongs to; a result for another key is ignored."""
-
-    revision: str
-    step: int
-    step_started_at: str
-
-
-@dataclass(frozen=True)
-class StepAnalysis:
-    """An analysis result, tagged with the key `Decision.analyze` asked for."""
-
-    key: AnalysisKey
-    result: AnalysisResult
 
 
 @dataclass(frozen=True)

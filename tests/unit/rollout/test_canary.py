@@ -20,18 +20,16 @@ from toolfleet.api.toolservice import (
     ToolServiceStatus,
 )
 from toolfleet.jsonschema.compat import compare_tool_schemas
-from toolfleet.rollout.analysis import AnalysisResult, Outcome
+from toolfleet.rollout.analysis import AnalysisKey, AnalysisResult, Outcome, StepAnalysis
 from toolfleet.rollout.canary import (
     APPLIED_CONTROL_ANNOTATION,
     CONTROL_ANNOTATION,
     POLL_SECONDS,
-    AnalysisKey,
     ControlAction,
     ControlError,
     Decision,
     Observed,
     RolloutControl,
-    StepAnalysis,
     decide,
     replica_split,
 )
