@@ -29,16 +29,12 @@ from toolfleet.resources.meta import MANAGED_BY, SERVICE_LABEL, Owner
 from toolfleet.resources.revisions import read_revisions, revisions_name
 from toolfleet.resources.tracks import Track, deployment_name, service_url
 from toolfleet.rollout.analysis import AnalysisTarget, StepAnalysis
-from toolfleet.rollout.canary import (
-    APPLIED_CONTROL_ANNOTATION,
-    CONTROL_ANNOTATION,
-    Decision,
-    decide,
-    replica_split,
-)
+from toolfleet.rollout.canary import Decision, decide
 from toolfleet.rollout.canary import Observed as RolloutObserved
+from toolfleet.rollout.control import APPLIED_CONTROL_ANNOTATION, CONTROL_ANNOTATION
 from toolfleet.rollout.prometheus import measure
 from toolfleet.rollout.revision import revision_of
+from toolfleet.rollout.traffic import replica_split
 from toolfleet.runtime import kube
 from toolfleet.settings import Settings
 from toolfleet.status.conditions import find, set_condition, transitions

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolfleet.api.conditions import ConditionType, Reason
 from toolfleet.api.toolservice import (
     Analysis,
     CanaryStep,
@@ -21,19 +22,14 @@ from toolfleet.api.toolservice import (
 )
 from toolfleet.jsonschema.compat import compare_tool_schemas
 from toolfleet.rollout.analysis import AnalysisKey, AnalysisResult, Outcome, StepAnalysis
-from toolfleet.rollout.canary import (
+from toolfleet.rollout.canary import Decision, Observed, decide
+from toolfleet.rollout.control import (
     APPLIED_CONTROL_ANNOTATION,
     CONTROL_ANNOTATION,
-    POLL_SECONDS,
     ControlAction,
-    ControlError,
-    Decision,
-    Observed,
-    RolloutControl,
-    decide,
-    replica_split,
 )
 from toolfleet.rollout.revision import revision_of
+from toolfleet.rollout.steps import POLL_SECONDS
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 PROMETHEUS = "http://prometheus.monitoring:9090"
@@ -415,21 +411,6 @@ def test_unreadable_controls_are_reported_once_with_the_fix() -> None:
     assert shell.reconcile(at(2)).events == ()
 
 
-@pytest.mark.parametrize(("value", "fix"), [
-    ("promote", "add a nonce"),
-    ("promote:", "add a nonce"),
-    ("rollback:1", "must be one of pause, resume, abort, promote"),
-])
-def test_control_parsing_errors_carry_the_fix(value: str, fix: str) -> None:
-    with pytest.raises(ControlError, match=fix):
-        RolloutControl.parse(value)
-
-
-def test_control_parsing_keeps_colons_in_the_nonce() -> None:
-    assert RolloutControl.parse("pause:2026-03-01T12:00:00Z") == RolloutControl(
-        ControlAction.pause, "2026-03-01T12:00:00Z")
-
-
 # -- schema changes, strategy and revisions ----------------------------------------
 
 
@@ -648,40 +629,6 @@ def test_a_crash_before_an_analysis_only_delays_it(name: str) -> None:
         assert transitions(crashed) == transitions(reference), restart_at
 
 
-# -- replica split -----------------------------------------------------------------
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 500), st.integers(0, 100))
-def test_replica_split_adds_up_and_respects_the_floors(total: int, weight: int) -> None:
-    stable, canary = replica_split(total, weight)
-    assert stable + canary == total and stable >= 0 and canary >= 0
-    if total >= 2 and 0 < weight < 100:
-        assert canary >= 1 and stable >= 1
-    if weight == 0:
-        assert canary == 0
-    if weight == 100:
-        assert stable == 0
-    if 0 < weight < 100 and total >= 2:
-        assert canary >= min(-(-total * weight // 100), total - 1)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(0, 200), st.integers(0, 99))
-def test_replica_split_gives_the_canary_more_as_the_weight_rises(total: int, weight: int) -> None:
-    assert replica_split(total, weight)[1] <= replica_split(total, weight + 1)[1]
-
-
-def test_replica_split_examples() -> None:
-    assert replica_split(10, 25) == (7, 3)
-    assert replica_split(3, 1) == (2, 1)
-    assert replica_split(3, 99) == (1, 2)
-    assert replica_split(1, 50) == (1, 0)
-    assert replica_split(0, 50) == (0, 0)
-    with pytest.raises(ValueError, match="percentage"):
-        replica_split(3, 101)
-
-
 # -- random walks --------------------------------------------------------------------
 
 MOVES = st.one_of(
@@ -732,6 +679,9 @@ def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
         if rollout is not None:
             assert rollout.weight in weights
             assert rollout.failures <= 2
+        assert all(isinstance(e.reason, Reason) for e in decision.events)
+        assert all(c.type in set(ConditionType) and c.reason in set(Reason)
+                   for c in decision.conditions)
         if decision.canary_revision is not None:
             assert rollout is not None and rollout.phase in ("Progressing", "Paused")
             assert decision.canary_revision == revision_of(shell.spec) != decision.stable_revision
