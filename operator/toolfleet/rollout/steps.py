@@ -15,7 +15,7 @@ by these transitions, each pure, from the stored state and `now`:
    held again and re-analysed; beyond it the rollout rolls back (weight 0,
    phase RolledBack). An inconclusive analysis holds the step again without
    counting.
-5. `pause` stops the clock; `resume` shifts
+5. `pause` stops the clock and records `pausedAt`; `resume` shifts
    `stepStartedAt` by the pause, so the time already held is kept. `abort`
    and `promote` end the rollout at once, and so does `drop` when the spec
    is reverted to the stable revision.
@@ -150,7 +150,8 @@ class Steps:
         i = self.index(current)
         message = (f"paused by rollout-control at step {i + 1}/{len(self.steps)} after "
                    f"{_seconds(held)} of {self.hold(i)}s held; resume, promote or abort")
-        paused = _with(current, phase=RolloutPhase.paused.value, message=message)
+        paused = _with(current, phase=RolloutPhase.paused.value, paused_at=self.stamp,
+                       message=message)
         return Transition(paused, events=[RolloutEvent("Normal", Reason.rollout_paused,
                                                        message)])
 
@@ -167,6 +168,7 @@ class Steps:
         shifted = rfc3339(self.now - timedelta(seconds=held))
         i = self.index(current)
         resumed = _with(current, phase=RolloutPhase.progressing.value, step_started_at=shifted,
+                        paused_at=None,
                         message=self.holding_message(i, parse_rfc3339(shifted) or self.now))
         return Transition(resumed, requeue_after=max(0.0, self.hold(i) - held), events=[
             RolloutEvent("Normal", Reason.rollout_resumed,
@@ -176,7 +178,7 @@ class Steps:
     def abort(self, current: RolloutStatus, stable_revision: str | None) -> Transition:
         """End the rollout with the canary at 0; `stable_revision` keeps serving."""
         aborted = _with(
-            current, phase=RolloutPhase.aborted.value, weight=0,
+            current, phase=RolloutPhase.aborted.value, weight=0, paused_at=None,
             message=f"aborted by rollout-control; the stable revision {stable_revision} keeps "
                     "serving. Resume to retry from step 1, or revert the spec")
         return Transition(aborted, events=[RolloutEvent(
@@ -187,7 +189,7 @@ class Steps:
     def promote(self, current: RolloutStatus, why: str) -> Transition:
         """Make the canary the stable revision now; `why` ends the message and the event."""
         promoted = _with(
-            current, phase=RolloutPhase.promoted.value, weight=100,
+            current, phase=RolloutPhase.promoted.value, weight=100, paused_at=None,
             message=f"promoted: version {current.version} (revision {current.revision}) is "
                     f"stable; {why}")
         return Transition(promoted, promoted=True, events=[RolloutEvent(
@@ -202,7 +204,7 @@ class Steps:
         the spec and what serves agree again.
         """
         dropped = _with(
-            current, phase=RolloutPhase.aborted.value, weight=0,
+            current, phase=RolloutPhase.aborted.value, weight=0, paused_at=None,
             message=f"spec reverted to the stable revision {stable_revision}; canary of "
                     f"revision {current.revision} dropped")
         return Transition(dropped, events=[RolloutEvent(
@@ -260,8 +262,12 @@ class Steps:
 def pause_start(rollout: RolloutStatus, conditions: Sequence[Condition]) -> datetime | None:
     """When the pause of a paused `rollout` began; None when unknown.
 
-    The instant is the lastTransitionTime of RolloutHealthy, Unknown while paused.
+    That is status.rollout.pausedAt. A status written before pausedAt existed
+    kept the instant only as the lastTransitionTime of RolloutHealthy (Unknown
+    while paused): read that instead, so an upgrade mid-pause loses nothing.
     """
+    if rollout.paused_at is not None:
+        return parse_rfc3339(rollout.paused_at)
     healthy = find(conditions, ConditionType.rollout_healthy)
     if healthy is None or healthy.status != "Unknown":
         return None

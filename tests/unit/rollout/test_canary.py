@@ -339,6 +339,61 @@ def test_pause_and_resume_keep_the_time_already_held() -> None:
                                "CanaryStepAdvanced"]
 
 
+def paused_at_40s() -> Shell:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.control("pause")
+    shell.reconcile(at(40))
+    return shell
+
+
+def test_pause_records_when_it_began_and_resume_clears_it() -> None:
+    shell = paused_at_40s()
+    assert shell.status.rollout is not None
+    assert shell.status.rollout.paused_at == "2026-03-01T12:00:40Z"
+    assert shell.status.to_wire()["rollout"]["pausedAt"] == "2026-03-01T12:00:40Z"
+    shell.control("resume", "2")
+    shell.reconcile(at(500))
+    assert shell.status.rollout is not None and shell.status.rollout.paused_at is None
+    assert "pausedAt" not in shell.status.to_wire()["rollout"]
+
+
+def test_resume_reads_the_pause_start_from_paused_at() -> None:
+    shell = paused_at_40s()
+    # Conditions may be rewritten by others; the pause start no longer depends on them.
+    shell.status = shell.status.model_copy(update={"conditions": []})
+    shell.control("resume", "2")
+    resumed = shell.reconcile(at(500))
+    assert resumed.rollout is not None
+    assert resumed.rollout.step_started_at == "2026-03-01T12:07:40Z"  # 500 s - 40 s held
+
+
+def test_a_pause_recorded_by_an_older_operator_keeps_the_time_held() -> None:
+    """Before pausedAt, the pause start was RolloutHealthy's lastTransitionTime (Unknown)."""
+    wire = paused_at_40s().status.to_wire()
+    del wire["rollout"]["pausedAt"]
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.status = ToolServiceStatus.model_validate(wire)
+    healthy = next(c for c in shell.status.conditions if c.type == "RolloutHealthy")
+    assert (healthy.status, healthy.last_transition_time) == ("Unknown", "2026-03-01T12:00:40Z")
+
+    shell.control("resume", "2")
+    resumed = shell.reconcile(at(500))
+    assert resumed.rollout is not None and resumed.rollout.phase == "Progressing"
+    assert resumed.rollout.step_started_at == "2026-03-01T12:07:40Z"  # 500 s - 40 s held
+    assert resumed.requeue_after == 20
+    assert "with 40s of 60s held" in shell.events[-1][1]
+
+
+def test_abort_and_promote_end_a_pause() -> None:
+    for action in ("abort", "promote"):
+        shell = paused_at_40s()
+        shell.control(action, "2")
+        ended = shell.reconcile(at(50))
+        assert ended.rollout is not None and ended.rollout.phase != "Paused"
+        assert ended.rollout.paused_at is None
+
+
 def test_abort_keeps_the_stable_revision_and_resume_retries() -> None:
     old, new = spec("1.0.0"), spec("1.1.0")
     shell = deployed(old, new)
@@ -679,6 +734,7 @@ def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
         if rollout is not None:
             assert rollout.weight in weights
             assert rollout.failures <= 2
+            assert (rollout.paused_at is not None) == (rollout.phase == "Paused")
         assert all(isinstance(e.reason, Reason) for e in decision.events)
         assert all(c.type in set(ConditionType) and c.reason in set(Reason)
                    for c in decision.conditions)
