@@ -127,7 +127,7 @@ class AnalysisKey:
 
 @dataclass(frozen=True)
 class StepAnalysis:
-    """An analysis result, tagged with the key `Decision.analyze` asked for."""
+    """An analysis result, tagged with the key `analysis_due` (or `Decision.analyze`) gave."""
 
     key: AnalysisKey
     result: AnalysisResult

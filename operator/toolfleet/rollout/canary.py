@@ -4,9 +4,9 @@
 (`status.rollout`, `status.stableRevision`) and in one annotation the operator
 writes, so an operator restart at any moment loses nothing.
 
-The shell, once per reconcile: gather `Observed`; call `decide`; when it asks
-for an analysis (`Decision.analyze`), measure it (`prometheus.measure`) and
-call `decide` again with the result in `Observed.analysis`; write the status (`Decision.apply`), the
+The shell, once per reconcile: gather `Observed`; when `analysis_due` names a
+step attempt, measure it (`prometheus.measure`) and pass the result in
+`Observed.analysis`; call `decide`; write the status (`Decision.apply`), the
 annotation (`Decision.applied_control`), then the events; size the canary with
 `traffic.canary_replicas(..., Decision.canary_weight)`.
 
@@ -36,7 +36,7 @@ control re-applied after a crash between the two writes changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from toolfleet.api.common import Condition
@@ -77,7 +77,7 @@ class Observed:
     canary_wanted_replicas: int = 0
     """Pods the canary Deployment should have at the current weight (its spec.replicas)."""
     analysis: StepAnalysis | None = None
-    """The latest analysis result, if one was run for the key last asked for."""
+    """The result of the analysis `analysis_due` asked for, measured this reconcile."""
     control: str | None = None
     """The value of the toolfleet.io/rollout-control annotation."""
     applied_control: str | None = None
@@ -111,7 +111,7 @@ class Decision:
     canary_weight: int
     """Percent of traffic for the canary (0 without one); see traffic.canary_replicas."""
     analyze: AnalysisKey | None = None
-    """When set, run the analysis now and pass the result back under this key."""
+    """The analysis this step waits for and `observed.analysis` did not hold."""
     promoted: bool = False
     """This call promoted the canary: it is now the stable revision."""
     rolled_back: bool = False
@@ -127,7 +127,7 @@ class Decision:
 
     @property
     def run_analysis(self) -> bool:
-        """Whether the shell should run the analysis now."""
+        """Whether this decision waits for an analysis that was not passed in."""
         return self.analyze is not None
 
     def apply(self, status: ToolServiceStatus) -> ToolServiceStatus:
@@ -155,6 +155,18 @@ def decide(spec: ToolServiceSpec, status: ToolServiceStatus, observed: Observed,
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
     return _Decider(spec, status, observed, now).decide()
+
+
+def analysis_due(spec: ToolServiceSpec, status: ToolServiceStatus, observed: Observed,
+                 now: datetime) -> AnalysisKey | None:
+    """The analysis `decide` needs to take its next step now; None when it needs none.
+
+    Measure it for revision `key.revision` and pass `StepAnalysis(key, result)`
+    in `observed.analysis` to one `decide` call. It is the key `decide` asks
+    for when given no result, so the two can never disagree; `observed.analysis`
+    is ignored here. Raises ValueError as `decide` does.
+    """
+    return decide(spec, status, replace(observed, analysis=None), now).analyze
 
 
 # -- internals ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from toolfleet.api.toolservice import (
 )
 from toolfleet.jsonschema.compat import compare_tool_schemas
 from toolfleet.rollout.analysis import AnalysisKey, AnalysisResult, Outcome, StepAnalysis
-from toolfleet.rollout.canary import Decision, Observed, decide
+from toolfleet.rollout.canary import Decision, Observed, analysis_due, decide
 from toolfleet.rollout.control import (
     APPLIED_CONTROL_ANNOTATION,
     CONTROL_ANNOTATION,
@@ -89,14 +90,18 @@ class Metrics:
         return self.answers[key]
 
 
+class Crashed(Exception):
+    """The operator process died in the middle of a reconcile."""
+
+
 @dataclass
 class Shell:
-    """What the kopf handler will do around `decide`, with the cluster reduced to flags.
+    """What the kopf handler does around `decide`, with the cluster reduced to flags.
 
-    Like the real handler, a reconcile that is asked to analyse runs the
-    analysis and decides again at once. Between reconciles nothing is kept but
-    `status` and `annotations` (and the stable spec, which the real operator
-    reads back from the stable Deployment).
+    Like the real handler, a reconcile asks `analysis_due` first, measures the
+    analysis it names, and calls `decide` once with the result. Between
+    reconciles nothing is kept but `status` and `annotations` (and the stable
+    spec, which the real operator reads back from its stored revisions).
     """
 
     spec: ToolServiceSpec
@@ -109,8 +114,8 @@ class Shell:
     analyses: list[AnalysisKey] = field(default_factory=list)
     calls: list[tuple[ToolServiceStatus, Observed, datetime, Decision]] = field(
         default_factory=list)
-    # Crash points, for restart tests: skip the annotation write, or die after
-    # being asked to analyse.
+    # Crash points, for restart tests: skip the annotation write, or die while
+    # measuring an analysis (before anything of that reconcile is written).
     lose_annotation_write: bool = False
     die_before_analysis: bool = False
 
@@ -141,12 +146,13 @@ class Shell:
         return decision
 
     def reconcile(self, now: datetime) -> Decision:
-        decision = self.decide_once(now)
-        if decision.analyze is not None and not self.die_before_analysis:
-            self.analyses.append(decision.analyze)
-            result = StepAnalysis(decision.analyze, self.metrics(decision.analyze))
-            decision = self.decide_once(now, result)
-        return decision
+        key = analysis_due(self.spec, self.status, self.observe(), now)
+        if key is None:
+            return self.decide_once(now)
+        if self.die_before_analysis:
+            raise Crashed(f"while measuring {key}")
+        self.analyses.append(key)
+        return self.decide_once(now, StepAnalysis(key, self.metrics(key)))
 
     def restarted(self) -> Shell:
         """A new operator process: only what the API server stores carries over."""
@@ -608,7 +614,8 @@ def run(name: str, restart_at: int | None = None, crash: str | None = None) -> S
                 shell.lose_annotation_write = True
             if crash == "analysis":
                 shell.die_before_analysis = True
-            shell.reconcile(at(seconds))
+            with contextlib.suppress(Crashed):
+                shell.reconcile(at(seconds))
             shell = shell.restarted()
         else:
             shell.reconcile(at(seconds))
