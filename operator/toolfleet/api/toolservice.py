@@ -429,6 +429,10 @@ class RolloutStatus(ApiModel):
     step: int = Field(ge=0, description="Index of the current step.")
     phase: RolloutPhase = Field(description="Progressing, Paused, Promoted, RolledBack, Aborted.")
     step_started_at: str | None = Field(default=None, description="When this step began.")
+    paused_at: str | None = Field(
+        default=None,
+        description="When the current pause began, RFC 3339; set only while the phase is Paused.",
+    )
     failures: int = Field(default=0, ge=0, description="Failed analyses so far.")
     message: str = Field(default="", description="Why the rollout is where it is.")
 

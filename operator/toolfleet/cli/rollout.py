@@ -12,7 +12,7 @@ import time
 
 import click
 
-from toolfleet.rollout.canary import CONTROL_ANNOTATION, ControlAction
+from toolfleet.rollout.control import CONTROL_ANNOTATION, ControlAction
 from toolfleet.runtime import kube
 
 

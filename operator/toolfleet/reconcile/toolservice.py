@@ -34,18 +34,13 @@ from toolfleet.resources.children import Tracks, build_children, retired_childre
 from toolfleet.resources.meta import Owner
 from toolfleet.resources.revisions import read_revisions
 from toolfleet.resources.tracks import service_url
-from toolfleet.rollout.analysis import AnalysisTarget
-from toolfleet.rollout.canary import (
-    APPLIED_CONTROL_ANNOTATION,
-    CONTROL_ANNOTATION,
-    AnalysisKey,
-    Decision,
-    StepAnalysis,
-    decide,
-    replica_split,
-)
+from toolfleet.rollout.analysis import AnalysisKey, AnalysisTarget, StepAnalysis
+from toolfleet.rollout.canary import Decision, decide
 from toolfleet.rollout.canary import Observed as RolloutObserved
+from toolfleet.rollout.canary import analysis_due as rollout_analysis_due
+from toolfleet.rollout.control import APPLIED_CONTROL_ANNOTATION, CONTROL_ANNOTATION
 from toolfleet.rollout.revision import revision_of
+from toolfleet.rollout.traffic import canary_replicas
 from toolfleet.settings import Settings
 from toolfleet.status.conditions import set_condition
 from toolfleet.status.events import Event, EventType, condition_events
@@ -93,6 +88,11 @@ class World:
     def annotations(self) -> Mapping[str, str]:
         """metadata.annotations of the ToolService."""
         return self.toolservice["metadata"].get("annotations") or {}
+
+    @property
+    def stable_replicas(self) -> int:
+        """spec.replicas of the stable Deployment (the autoscaler's), 0 without one."""
+        return int(((self.stable or {}).get("spec") or {}).get("replicas") or 0)
 
     @property
     def status(self) -> ToolServiceStatus:
@@ -186,21 +186,12 @@ def analysis_due(world: World, now: datetime) -> AnalysisRequest | None:
     if isinstance(spec, str) or spec.rollout.analysis is None:
         return None
     observed = replace(_rollout_observed(world, spec), analysis=None)
-    key = decide(spec, world.status, observed, now).analyze
+    key = rollout_analysis_due(spec, world.status, observed, now)
     if key is None:
         return None
     target = AnalysisTarget(namespace=world.namespace, toolservice=world.name,
                             revision=key.revision)
     return AnalysisRequest(key=key, analysis=spec.rollout.analysis, target=target)
-
-
-def canary_replicas(min_replicas: int, stable: Mapping[str, Any] | None, weight: int) -> int:
-    """The canary's share of the stable Deployment's replicas (the autoscaler's).
-
-    At least 2 in all, so that a canary at any weight above 0 has a pod.
-    """
-    total = max(2, min_replicas, int(((stable or {}).get("spec") or {}).get("replicas") or 0))
-    return replica_split(total, weight)[1]
 
 
 def plan(world: World, now: datetime) -> Plan:
@@ -215,7 +206,7 @@ def plan(world: World, now: datetime) -> Plan:
         stable_spec=stored.get(decision.stable_revision),
         stable_revision=decision.stable_revision,
         canary_revision=decision.canary_revision,
-        canary_replicas=canary_replicas(spec.autoscaling.min_replicas, world.stable,
+        canary_replicas=canary_replicas(spec.autoscaling.min_replicas, world.stable_replicas,
                                         decision.canary_weight),
         canary_weight=decision.canary_weight,
     )

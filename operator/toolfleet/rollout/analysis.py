@@ -18,28 +18,21 @@ held and analysed again later (a canary without traffic never promotes on its
 own; promote it by hand with the rollout-control annotation). A Prometheus that
 cannot be reached is inconclusive too, with the reason in the message.
 
-Everything here is pure except `query_prometheus`, which is one HTTP GET.
+Everything here is pure: `build_queries` writes the PromQL and `evaluate`
+judges the numbers. `prometheus.py` asks Prometheus, and its `measure` runs both.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import math
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from toolfleet.api.toolservice import Analysis
 
 REQUESTS_METRIC = "toolfleet_tool_requests_total"
 DURATION_METRIC = "toolfleet_tool_request_duration_seconds"
-# How long one query may take before the analysis gives up on it.
-QUERY_TIMEOUT_SECONDS = 10.0
 
 
 class Check(StrEnum):
@@ -85,7 +78,11 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class Measurement:
-    """One check's value (None: no data) against its limit."""
+    """One check's value (None: no data) against its limit.
+
+    Units: the error rate is a fraction of requests (0 to 1); the p95 latency
+    is in seconds, as Prometheus measures it (the spec's limit is in ms).
+    """
 
     check: Check
     query: str
@@ -114,8 +111,26 @@ class AnalysisResult:
         return cls(outcome=Outcome.inconclusive, message=message)
 
 
-class PrometheusError(Exception):
-    """Prometheus could not be queried, or answered something other than a result."""
+@dataclass(frozen=True)
+class AnalysisKey:
+    """Which step attempt an analysis belongs to; a result for another key is ignored.
+
+    `step` counts from 0; `step_started_at` is the step's stepStartedAt (RFC
+    3339), which changes each time the step is held again, so a result
+    cannot be applied to another attempt or twice to the same one.
+    """
+
+    revision: str
+    step: int
+    step_started_at: str
+
+
+@dataclass(frozen=True)
+class StepAnalysis:
+    """An analysis result, tagged with the key `analysis_due` (or `Decision.analyze`) gave."""
+
+    key: AnalysisKey
+    result: AnalysisResult
 
 
 def build_queries(analysis: Analysis, target: AnalysisTarget) -> dict[Check, str]:
@@ -181,84 +196,6 @@ def evaluate(analysis: Analysis, results: Sequence[QueryResult]) -> AnalysisResu
         message="; ".join(f"{_describe(m)} is within the limit {_limit(m)}"
                           for m in measurements),
     )
-
-
-Fetch = Callable[[str, str, float], Sequence[Sample]]
-
-
-def measure(analysis: Analysis, target: AnalysisTarget, fetch: Fetch | None = None,
-            timeout: float = QUERY_TIMEOUT_SECONDS) -> AnalysisResult:
-    """Run the checks against `analysis.prometheus_url` and evaluate them.
-
-    `fetch` defaults to `query_prometheus`. An unreachable Prometheus gives an
-    inconclusive result (the step is held and retried), never a failure.
-    """
-    run = fetch or query_prometheus
-    results: list[QueryResult] = []
-    for check, promql in build_queries(analysis, target).items():
-        try:
-            samples = tuple(run(analysis.prometheus_url, promql, timeout))
-        except PrometheusError as err:
-            return AnalysisResult.inconclusive(f"analysis could not run: {err}")
-        results.append(QueryResult(check=check, query=promql, samples=samples))
-    return evaluate(analysis, results)
-
-
-def query_prometheus(url: str, promql: str, timeout: float = QUERY_TIMEOUT_SECONDS,
-                     ) -> list[Sample]:
-    """Run an instant query against the Prometheus HTTP API (`GET {url}/api/v1/query`).
-
-    Raises PrometheusError, with the URL and the reason, on network errors,
-    timeouts, HTTP errors and answers that are not a successful query result.
-    """
-    endpoint = f"{url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-    request = urllib.request.Request(endpoint, headers={"Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as err:
-        detail = _api_error(err.read()) or err.reason
-        raise PrometheusError(f"Prometheus at {url} answered HTTP {err.code}: {detail}") from err
-    except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
-        reason = getattr(err, "reason", err)
-        raise PrometheusError(
-            f"could not reach Prometheus at {url} ({reason}); check rollout.analysis."
-            "prometheusURL and that the operator may connect to it"
-        ) from err
-    return _parse(url, body)
-
-
-def _parse(url: str, body: bytes) -> list[Sample]:
-    try:
-        document = json.loads(body)
-    except ValueError as err:
-        raise PrometheusError(f"Prometheus at {url} answered something other than JSON") from err
-    if not isinstance(document, dict) or document.get("status") != "success":
-        detail = _api_error(body) or "no status"
-        raise PrometheusError(f"Prometheus at {url} did not run the query: {detail}")
-    data: Any = document.get("data") or {}
-    kind: Any = data.get("resultType")
-    result: Any = data.get("result")
-    try:
-        if kind == "vector":
-            return [Sample(labels=dict(item.get("metric") or {}), value=float(item["value"][1]))
-                    for item in result]
-        if kind == "scalar":
-            return [Sample(labels={}, value=float(result[1]))]
-    except (TypeError, KeyError, IndexError, ValueError) as err:
-        raise PrometheusError(f"Prometheus at {url} answered a malformed {kind}") from err
-    raise PrometheusError(f"Prometheus at {url} answered a {kind!r} result; the analysis "
-                          "queries expect an instant vector")
-
-
-def _api_error(body: bytes) -> str | None:
-    try:
-        document: Any = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(document, dict) and document.get("error"):
-        return f"{document.get('errorType', 'error')}: {document['error']}"
-    return None
 
 
 def _value(samples: Sequence[Sample]) -> float | None:

@@ -1,90 +1,47 @@
 """The canary state machine: from (spec, status, what was observed, now) to the next step.
 
 `decide` is pure. Everything it remembers lives in the ToolService's status
-(`status.rollout`, `status.stableRevision`, the RolloutHealthy condition) and in
-one annotation the operator writes, so an operator restart at any moment loses
-nothing: the next call with the stored status carries on.
+(`status.rollout`, `status.stableRevision`) and in one annotation the operator
+writes, so an operator restart at any moment loses nothing.
 
-A canary rollout, by `spec.rollout`:
+The shell, once per reconcile: gather `Observed`; when `analysis_due` names a
+step attempt, measure it (`prometheus.measure`) and pass the result in
+`Observed.analysis`; call `decide`; write the status (`Decision.apply`), the
+annotation (`Decision.applied_control`), then the events; size the canary with
+`traffic.canary_replicas(..., Decision.canary_weight)`.
 
-1. A new revision (a pod-affecting spec change, see `revision.py`) starts at
-   step 0: the canary runs beside the stable revision and gets that step's
-   weight; `stepStartedAt` is now.
-2. A step holds for `pauseSeconds`. With `analysis` configured it holds for
-   `max(pauseSeconds, analysis.intervalSeconds)`, so the analysis window sees
-   only traffic at this step's weight; then, once the canary's pods are ready,
-   the analysis is requested (`Decision.analyze`), and its result, passed back
-   in `Observed.analysis` under the same key, decides. Without analysis the
-   step advances on time.
-3. A passing analysis advances to the next step; after the last step the canary
-   is promoted: it becomes the stable revision and the canary Deployment goes.
-4. A failing analysis counts in `status.rollout.failures`. Within
-   `failureLimit` the step is held again and re-analysed; beyond it the rollout
-   rolls back: canary to 0, phase RolledBack, Degraded with the query and value.
-   An inconclusive analysis (no traffic, Prometheus unreachable) holds the step
-   again without counting.
+This module decides which revision runs where; `steps.py` walks the steps of a
+rollout under way, `control.py` reads the user's controls (a control sent
+with a new revision applies to the new rollout on the next call), and
+`conditions.py` derives the conditions.
 
-Each call makes at most one transition, and only from the state it is given:
-feeding the returned status back with the same clock advances nothing twice
-(a step's analysis result is keyed by revision, step and stepStartedAt, so it
-cannot be applied to another step or twice to the same one).
-
-User controls come from the annotation `toolfleet.io/rollout-control`, valued
-`<action>:<nonce>`, e.g. `promote:2024-06-01T12:00:00Z` or `pause:$(date +%s)`.
-Actions: `pause`, `resume`, `abort`, `promote`. The operator records the value
-it applied in `toolfleet.io/rollout-control-applied` (`Decision.applied_control`)
-so the same control is never applied twice; a new nonce repeats an action.
-A control that does not apply (nothing to pause, say) is recorded and reported
-in an event, not kept for later; one that arrives together with a new revision
-is applied to the new rollout on the next call. Every control is idempotent on the state it
-produces, so re-applying one after a crash between the status write and the
-annotation write changes nothing.
-
-- pause: stops the step's clock. The time already held is kept (the pause
-  instant is the lastTransitionTime of RolloutHealthy, Unknown while paused), so
-  resume continues where the step was.
-- resume: continues a paused rollout; after RolledBack or Aborted, it retries
-  the same revision from step 0.
-- abort: phase Aborted, canary to 0, the stable revision keeps serving.
-- promote: promotes the canary now, skipping the remaining steps and analyses.
-
-Other rules:
-- A breaking tool schema change (see `compat.py`) between the stable and the
-  new revision blocks the rollout before step 0 (Progressing=False and
-  Degraded=True, reason BreakingSchemaChange, naming tool and path) unless
-  `rollout.allowBreakingSchemaChange` is set; promote does not bypass it. The
-  check guards the start: a rollout already past it is not stopped when the
-  setting is turned off later. Under strategy rolling the same check holds the
-  stable revision in place.
-- A spec change to yet another revision mid-rollout restarts the rollout with
-  the newest revision as the canary (failures reset).
+- A new revision (a pod-affecting spec change, see `revision.py`) starts a
+  canary at step 0; after its last step it becomes the stable revision.
+- A breaking tool schema change (see `jsonschema/compat.py`) between the
+  stable and the new revision blocks the rollout before step 0 unless
+  `rollout.allowBreakingSchemaChange` is set; promote does not bypass it. A
+  rollout already past the check is not stopped when the setting is turned
+  off later. Under strategy rolling it holds the stable revision in place.
+- Yet another revision mid-rollout restarts the rollout with the newest one.
 - A spec reverted to the stable revision mid-rollout drops the canary; the
-  record stays as phase Aborted with a message saying so, and no condition
-  reports a problem, since the spec and what serves agree again.
+  record stays as phase Aborted, and no condition reports a problem, since
+  the spec and what serves agree again.
 - Strategy rolling, a canary with no steps, and the very first revision of a
   service (nothing to compare against) become stable directly.
 
-Conditions (`Decision.conditions`): RolloutHealthy always; Progressing and
-Degraded only while the rollout has something to say (a canary running or
-paused, blocked, rolled back, aborted). Otherwise the stable Deployment's view
-of those two stands, so the shell sets these after the Deployment-derived ones.
-`status.rollout.step` counts from 0; messages and events count steps from 1.
+Each call makes at most one transition, and only from the state it is given:
+feeding the returned status back with the same clock changes nothing, so a
+control re-applied after a crash between the two writes changes nothing.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from toolfleet.api.common import Condition
+from toolfleet.api.conditions import ConditionType, Reason
 from toolfleet.api.toolservice import (
-    Analysis,
-    CanaryStep,
     RolloutPhase,
     RolloutStatus,
     RolloutStrategy,
@@ -92,78 +49,19 @@ from toolfleet.api.toolservice import (
     ToolServiceStatus,
 )
 from toolfleet.jsonschema.compat import Incompatibility
-from toolfleet.rollout.analysis import AnalysisResult, Outcome
+from toolfleet.rollout.analysis import AnalysisKey, StepAnalysis
+from toolfleet.rollout.conditions import rollout_conditions
+from toolfleet.rollout.control import (
+    ControlAction,
+    ControlError,
+    RolloutControl,
+    ignored,
+    why_ignored,
+)
+from toolfleet.rollout.events import RolloutEvent
+from toolfleet.rollout.schema_gate import SchemaGate
+from toolfleet.rollout.steps import ACTIVE_PHASES, Steps, Transition, pause_start
 from toolfleet.status.conditions import find, set_condition
-
-CONTROL_ANNOTATION = "toolfleet.io/rollout-control"
-APPLIED_CONTROL_ANNOTATION = "toolfleet.io/rollout-control-applied"
-
-PROGRESSING = "Progressing"
-DEGRADED = "Degraded"
-ROLLOUT_HEALTHY = "RolloutHealthy"
-
-# How soon to look again while waiting on something without a known end:
-# canary pods becoming ready, or an analysis that was asked for.
-POLL_SECONDS = 10.0
-# How many incompatibilities a message lists before "and N more".
-LISTED_INCOMPATIBILITIES = 3
-
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_State = Literal["True", "False", "Unknown"]
-_ACTIVE = (RolloutPhase.progressing.value, RolloutPhase.paused.value)
-
-
-class ControlAction(StrEnum):
-    """What a user asks of the current rollout through the control annotation."""
-
-    pause = "pause"
-    resume = "resume"
-    abort = "abort"
-    promote = "promote"
-
-
-class ControlError(ValueError):
-    """A control annotation that cannot be read; the message says how to write it."""
-
-
-@dataclass(frozen=True)
-class RolloutControl:
-    """A parsed control annotation: the action, and the nonce that makes it unique."""
-
-    action: ControlAction
-    nonce: str
-
-    @classmethod
-    def parse(cls, value: str) -> RolloutControl:
-        """Read `<action>:<nonce>`; raise ControlError with the fix when it is malformed."""
-        action, sep, nonce = value.strip().partition(":")
-        actions = ", ".join(a.value for a in ControlAction)
-        if action not in {a.value for a in ControlAction}:
-            raise ControlError(
-                f"{CONTROL_ANNOTATION}={value!r}: the action must be one of {actions}, written "
-                f"as <action>:<nonce>, e.g. {CONTROL_ANNOTATION}=promote:$(date +%s)")
-        if not sep or not nonce.strip():
-            raise ControlError(
-                f"{CONTROL_ANNOTATION}={value!r}: add a nonce so a repeated control can be told "
-                f"apart, e.g. {CONTROL_ANNOTATION}={action}:$(date +%s)")
-        return cls(action=ControlAction(action), nonce=nonce.strip())
-
-
-@dataclass(frozen=True)
-class AnalysisKey:
-    """Which step attempt an analysis belongs to; a result for another key is ignored."""
-
-    revision: str
-    step: int
-    step_started_at: str
-
-
-@dataclass(frozen=True)
-class StepAnalysis:
-    """An analysis result, tagged with the key `Decision.analyze` asked for."""
-
-    key: AnalysisKey
-    result: AnalysisResult
 
 
 @dataclass(frozen=True)
@@ -177,16 +75,16 @@ class Observed:
     canary_ready_replicas: int = 0
     """Ready pods of the canary Deployment."""
     canary_wanted_replicas: int = 0
-    """Pods the canary Deployment should have at the current weight."""
+    """Pods the canary Deployment should have at the current weight (its spec.replicas)."""
     analysis: StepAnalysis | None = None
-    """The latest analysis result, if one was run for the key last asked for."""
+    """The result of the analysis `analysis_due` asked for, measured this reconcile."""
     control: str | None = None
     """The value of the toolfleet.io/rollout-control annotation."""
     applied_control: str | None = None
     """The value of the toolfleet.io/rollout-control-applied annotation."""
     incompatibilities: tuple[Incompatibility, ...] = ()
     """compare_tool_schemas(stable tools, desired tools); empty without a stable revision."""
-    generation: int | None = None
+    generation: int = 0
     """metadata.generation, copied into the conditions' observedGeneration."""
 
     @property
@@ -194,15 +92,6 @@ class Observed:
         """Whether the canary has all the pods it should, and at least one."""
         return self.canary_wanted_replicas > 0 and (
             self.canary_ready_replicas >= self.canary_wanted_replicas)
-
-
-@dataclass(frozen=True)
-class RolloutEvent:
-    """A Kubernetes Event to emit on the ToolService."""
-
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -220,9 +109,9 @@ class Decision:
     canary_version: str | None
     """status.canaryVersion: the canary's version while it runs."""
     canary_weight: int
-    """Percent of traffic for the canary (0 without one); see replica_split."""
+    """Percent of traffic for the canary (0 without one); see traffic.canary_replicas."""
     analyze: AnalysisKey | None = None
-    """When set, run the analysis now and pass the result back under this key."""
+    """The analysis this step waits for and `observed.analysis` did not hold."""
     promoted: bool = False
     """This call promoted the canary: it is now the stable revision."""
     rolled_back: bool = False
@@ -238,7 +127,7 @@ class Decision:
 
     @property
     def run_analysis(self) -> bool:
-        """Whether the shell should run the analysis now."""
+        """Whether this decision waits for an analysis that was not passed in."""
         return self.analyze is not None
 
     def apply(self, status: ToolServiceStatus) -> ToolServiceStatus:
@@ -255,37 +144,29 @@ class Decision:
         })
 
 
-def replica_split(total: int, weight: int) -> tuple[int, int]:
-    """Split `total` replicas into (stable, canary) for a canary `weight` in percent.
-
-    The canary gets ceil(total * weight / 100): rounding up so that a small
-    weight still runs a pod. Two floors apply when they can: the canary keeps at
-    least 1 replica while weight > 0, and the stable keeps at least 1 while
-    weight < 100. The two always sum to `total`, so with total 1 and a weight
-    strictly between 0 and 100 both floors cannot hold; the stable keeps the
-    pod (it serves production) and the canary gets none. Replica-ratio routing
-    therefore needs at least 2 replicas to run a canary.
-    """
-    if total < 0:
-        raise ValueError(f"total replicas must be >= 0 (got {total})")
-    if not 0 <= weight <= 100:
-        raise ValueError(f"weight must be a percentage from 0 to 100 (got {weight})")
-    if weight == 0:
-        return total, 0
-    if weight == 100:
-        return 0, total
-    if total < 2:
-        return total, 0
-    canary = min(max(math.ceil(total * weight / 100), 1), total - 1)
-    return total - canary, canary
-
-
 def decide(spec: ToolServiceSpec, status: ToolServiceStatus, observed: Observed,
            now: datetime) -> Decision:
-    """The next step of the rollout; pure and idempotent (see the module docstring)."""
+    """The next step of the rollout; pure and idempotent (see the module docstring).
+
+    `now` must be timezone-aware (ValueError otherwise). A step waiting for its
+    analysis judges `observed.analysis` when its key is this step attempt's,
+    and otherwise asks for it in `Decision.analyze`.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware, e.g. datetime.now(UTC)")
     return _Decider(spec, status, observed, now).decide()
+
+
+def analysis_due(spec: ToolServiceSpec, status: ToolServiceStatus, observed: Observed,
+                 now: datetime) -> AnalysisKey | None:
+    """The analysis `decide` needs to take its next step now; None when it needs none.
+
+    Measure it for revision `key.revision` and pass `StepAnalysis(key, result)`
+    in `observed.analysis` to one `decide` call. It is the key `decide` asks
+    for when given no result, so the two can never disagree; `observed.analysis`
+    is ignored here. Raises ValueError as `decide` does.
+    """
+    return decide(spec, status, replace(observed, analysis=None), now).analyze
 
 
 # -- internals ------------------------------------------------------------
@@ -306,28 +187,29 @@ class _Plan:
 
 
 class _Decider:
+    """One call of `decide`: its inputs, and the controls it noted as ignored on the way."""
+
     def __init__(self, spec: ToolServiceSpec, status: ToolServiceStatus, observed: Observed,
                  now: datetime) -> None:
         self.spec = spec
         self.status = status
         self.observed = observed
-        self.now = now.astimezone(UTC)
-        self.stamp = self.now.strftime(_TIME_FORMAT)
         self.desired = observed.desired_revision
-        self.steps: Sequence[CanaryStep] = spec.rollout.steps
-        self.analysis: Analysis | None = spec.rollout.analysis
-        allowed = spec.rollout.allow_breaking_schema_change
-        self.breaks = observed.incompatibilities
-        self.blocked = bool(self.breaks) and not allowed
+        self.steps = Steps(spec.rollout.steps, spec.rollout.analysis, now.astimezone(UTC))
+        self.gate = SchemaGate(observed.incompatibilities,
+                               allowed=spec.rollout.allow_breaking_schema_change)
         self.ignored: list[RolloutEvent] = []
-
-    # -- entry ---------------------------------------------------------
 
     def decide(self) -> Decision:
         notes: list[RolloutEvent] = []
         value = self.observed.control
         fresh = bool(value) and value != self.observed.applied_control
-        control = self._parse_control(value, notes) if fresh and value else None
+        control = None
+        if fresh and value:
+            try:
+                control = RolloutControl.parse(value)
+            except ControlError as err:
+                notes.append(RolloutEvent("Warning", Reason.invalid_rollout_control, str(err)))
         record = fresh
         moved, plan = self._structural()
         if plan is None:
@@ -339,15 +221,8 @@ class _Decider:
                 # rollout on the next call: leave it unrecorded until then.
                 record = False
             else:
-                self._ignore(control.action, "no rollout is in progress")
+                self.ignored.append(ignored(control.action, "no rollout is in progress"))
         return self._finish(plan, notes, record)
-
-    def _parse_control(self, value: str, notes: list[RolloutEvent]) -> RolloutControl | None:
-        try:
-            return RolloutControl.parse(value)
-        except ControlError as err:
-            notes.append(RolloutEvent("Warning", "InvalidRolloutControl", str(err)))
-            return None
 
     # -- structure: which revision should be where ------------------------
 
@@ -362,19 +237,19 @@ class _Decider:
         if stable is None:
             return True, self._direct(current, "the first revision of the service")
         strategy = self.spec.rollout.strategy
-        if strategy != RolloutStrategy.canary.value or not self.steps:
+        if strategy != RolloutStrategy.canary.value or not self.steps.steps:
             if self.desired == stable:
-                if current is not None and _active(current):
+                if _active(current):
                     return True, self._direct(current, "the spec no longer asks for a canary")
                 return False, self._steady(current)
-            if self.blocked:
+            if self.gate.closed:
                 return False, self._held_by_schema()
             why = ("strategy rolling" if strategy != RolloutStrategy.canary.value
                    else "a canary without steps")
             return True, self._direct(current, why)
         if self.desired == stable:
             if current is not None and _active(current) and current.revision != stable:
-                return True, self._reverted(current)
+                return True, self._moved(self.steps.drop(current, stable))
             return False, self._steady(current)
         if current is None or current.revision != self.desired:
             return True, self._start(replacing=current if _active(current) else None)
@@ -386,21 +261,22 @@ class _Decider:
                      stable_version=self.spec.version)
         if self.observed.stable_revision != self.desired:
             plan.events.append(RolloutEvent(
-                "Normal", "RevisionDeployed",
+                "Normal", Reason.revision_deployed,
                 f"revision {self.desired} (version {self.spec.version}) becomes stable "
                 f"directly: {why}"))
         if current is not None and _active(current):
             plan.events.append(RolloutEvent(
-                "Normal", "CanaryDropped",
+                "Normal", Reason.canary_dropped,
                 f"canary of revision {current.revision} dropped: {why}"))
         return plan
 
     def _held_by_schema(self) -> _Plan:
         """Strategy rolling with a breaking change: keep the stable revision."""
         plan = self._steady(None)
-        if not _condition_is(self.status, ROLLOUT_HEALTHY, "False", "BreakingSchemaChange"):
-            plan.events.append(RolloutEvent("Warning", "BreakingSchemaChange",
-                                            self._block_message()))
+        reported = find(self.status.conditions, ConditionType.rollout_healthy)
+        if reported is None or (reported.status, reported.reason) != (
+                "False", Reason.breaking_schema_change):
+            plan.events.append(self.gate.closed_event())
         return plan
 
     def _steady(self, rollout: RolloutStatus | None) -> _Plan:
@@ -410,51 +286,25 @@ class _Decider:
             version = self.spec.version
         return _Plan(rollout=rollout, stable_revision=stable, stable_version=version)
 
-    def _reverted(self, current: RolloutStatus) -> _Plan:
-        plan = self._steady(_with(
-            current, phase=RolloutPhase.aborted.value, weight=0,
-            message=f"spec reverted to the stable revision {self.desired}; canary of revision "
-                    f"{current.revision} dropped"))
-        plan.events.append(RolloutEvent(
-            "Normal", "CanaryDropped",
-            f"spec reverted to the stable revision {self.desired}: canary of revision "
-            f"{current.revision} (version {current.version}) dropped"))
-        return plan
-
-    def _start(self, replacing: RolloutStatus | None = None,
-               retry: bool = False) -> _Plan:
-        plan = self._steady(None)
-        if replacing is not None:
-            plan.events.append(RolloutEvent(
-                "Normal", "RolloutRestarted",
-                f"revision {self.desired} (version {self.spec.version}) replaces the canary of "
-                f"revision {replacing.revision} mid-rollout; starting again from step 1"))
-        if self.blocked:
-            plan.rollout = RolloutStatus(
+    def _start(self, replacing: RolloutStatus | None = None, retry: bool = False) -> _Plan:
+        restarted = [] if replacing is None else [RolloutEvent(
+            "Normal", Reason.rollout_restarted,
+            f"revision {self.desired} (version {self.spec.version}) replaces the canary of "
+            f"revision {replacing.revision} mid-rollout; starting again from step 1")]
+        if self.gate.closed:
+            plan = self._steady(RolloutStatus(
                 revision=self.desired, version=self.spec.version, weight=0, step=0,
                 phase=RolloutPhase.progressing.value, step_started_at=None,
-                message=self._block_message())
-            plan.events.append(RolloutEvent("Warning", "BreakingSchemaChange",
-                                            self._block_message()))
+                message=self.gate.message))
+            plan.events = [*restarted, self.gate.closed_event()]
             return plan
-        first = self.steps[0]
-        plan.rollout = RolloutStatus(
-            revision=self.desired, version=self.spec.version, weight=first.weight, step=0,
-            phase=RolloutPhase.progressing.value, step_started_at=self.stamp,
-            message=self._holding_message(0, self.now))
-        plan.requeue_after = float(self._hold(first))
-        verb = "retried" if retry else "started"
-        plan.events.append(RolloutEvent(
-            "Normal", "RolloutStarted",
-            f"canary of version {self.spec.version} (revision {self.desired}) {verb} at "
-            f"{first.weight}% (step 1/{len(self.steps)})"))
-        if self.breaks:
-            plan.events.append(RolloutEvent(
-                "Warning", "BreakingSchemaChange",
-                "allowed by rollout.allowBreakingSchemaChange: " + _listing(self.breaks)))
+        plan = self._moved(self.steps.start(self.desired, self.spec.version, retry=retry))
+        plan.events[:0] = restarted
+        if self.gate.breaks:
+            plan.events.append(self.gate.passed_event())
         return plan
 
-    # -- controls ---------------------------------------------------------
+    # -- controls and the clock of the rollout under way ------------------
 
     def _controlled(self, control: RolloutControl) -> _Plan | None:
         """Apply a new control to the rollout of the desired revision (or to none).
@@ -464,355 +314,77 @@ class _Decider:
         current = self.status.rollout
         action = control.action
         if current is None or current.revision != self.desired:
-            self._ignore(action, "no rollout is in progress")
+            self.ignored.append(ignored(action, "no rollout is in progress"))
             return None
-        phase = current.phase
-        started = current.step_started_at is not None
+        why = why_ignored(action, current, self.gate.closed)
+        if why is not None:
+            self.ignored.append(ignored(action, why))
+            return None
         if action is ControlAction.pause:
-            if phase == RolloutPhase.progressing.value and started:
-                return self._paused(current)
-            self._ignore(action, "the rollout is " + _phase_words(current))
-            return None
+            return self._moved(self.steps.pause(current))
         if action is ControlAction.resume:
-            if phase == RolloutPhase.paused.value:
-                return self._resumed(current)
-            if phase in (RolloutPhase.rolled_back.value, RolloutPhase.aborted.value):
+            if current.phase != RolloutPhase.paused.value:
                 return self._start(retry=True)
-            self._ignore(action, "the rollout is " + _phase_words(current))
-            return None
+            return self._moved(self.steps.resume(
+                current, pause_start(current, self.status.conditions)))
         if action is ControlAction.abort:
-            if phase in _ACTIVE:
-                return self._aborted(current)
-            self._ignore(action, "the rollout is " + _phase_words(current))
-            return None
-        if phase == RolloutPhase.promoted.value:
-            self._ignore(action, "the rollout is already promoted")
-            return None
-        if self.blocked:
-            self._ignore(action, "the rollout is blocked by a breaking schema change; set "
-                                 "rollout.allowBreakingSchemaChange to allow it")
-            return None
-        return self._promoted(current, "promoted by rollout-control")
-
-    def _ignore(self, action: ControlAction, why: str) -> None:
-        self.ignored.append(RolloutEvent(
-            "Normal", "RolloutControlIgnored",
-            f"{CONTROL_ANNOTATION} {action.value} ignored: {why}"))
-
-    def _paused(self, current: RolloutStatus) -> _Plan:
-        held = self._elapsed(current, self.now)
-        i = self._step_index(current)
-        message = (f"paused by rollout-control at step {i + 1}/{len(self.steps)} after "
-                   f"{_seconds(held)} of {self._hold(self.steps[i])}s held; resume, promote "
-                   "or abort")
-        plan = self._steady(_with(current, phase=RolloutPhase.paused.value, message=message))
-        plan.events.append(RolloutEvent("Normal", "RolloutPaused", message))
-        return plan
-
-    def _resumed(self, current: RolloutStatus) -> _Plan:
-        # The clock restarts where it stopped: shift the step's start by the pause.
-        paused_at = _paused_at(self.status)
-        started = _parse_time(current.step_started_at)
-        held = 0.0
-        if paused_at is not None and started is not None:
-            held = max(0.0, (paused_at - started).total_seconds())
-        shifted = (self.now - timedelta(seconds=held)).strftime(_TIME_FORMAT)
-        i = self._step_index(current)
-        hold = self._hold(self.steps[i])
-        resumed = _with(current, phase=RolloutPhase.progressing.value, step_started_at=shifted,
-                          message=self._holding_message(i, _parse_time(shifted) or self.now))
-        plan = self._steady(resumed)
-        plan.requeue_after = max(0.0, hold - held)
-        plan.events.append(RolloutEvent(
-            "Normal", "RolloutResumed",
-            f"resumed at step {i + 1}/{len(self.steps)} with {_seconds(held)} of {hold}s held"))
-        return plan
-
-    def _aborted(self, current: RolloutStatus) -> _Plan:
-        stable = self.observed.stable_revision
-        plan = self._steady(_with(
-            current, phase=RolloutPhase.aborted.value, weight=0,
-            message=f"aborted by rollout-control; the stable revision {stable} keeps serving. "
-                    "Resume to retry from step 1, or revert the spec"))
-        plan.events.append(RolloutEvent(
-            "Warning", "RolloutAborted",
-            f"canary of version {current.version} (revision {current.revision}) aborted; "
-            f"stable revision {stable} keeps serving"))
-        return plan
-
-    # -- the clock --------------------------------------------------------
+            return self._moved(self.steps.abort(current, self.observed.stable_revision))
+        return self._moved(self.steps.promote(current, "promoted by rollout-control"))
 
     def _progress(self) -> _Plan:
         current = self.status.rollout
         assert current is not None and current.revision == self.desired
-        phase = current.phase
-        if phase == RolloutPhase.promoted.value:
+        if current.phase == RolloutPhase.promoted.value:
             # Promotion writes stableRevision with the phase; this only repairs
             # a status that lost one of the two.
             plan = self._steady(current)
             plan.stable_revision, plan.stable_version = current.revision, current.version
             return plan
-        if phase != RolloutPhase.progressing.value:
+        if current.phase != RolloutPhase.progressing.value:
             return self._steady(current)
-        started_text = current.step_started_at
-        if started_text is None:
-            return self._steady(current) if self.blocked else self._start()
-        started = _parse_time(started_text)
-        i = self._step_index(current)
-        step = self.steps[i]
-        current = _with(current, step=i, weight=step.weight)
-        if started is None:
-            # An unreadable clock restarts the step rather than guessing.
-            plan = self._steady(_with(current, step_started_at=self.stamp,
-                                        message=self._holding_message(i, self.now)))
-            plan.requeue_after = float(self._hold(step))
-            return plan
-        elapsed = (self.now - started).total_seconds()
-        hold = self._hold(step)
-        if elapsed < hold:
-            plan = self._steady(current)
-            plan.requeue_after = hold - elapsed
-            return plan
-        if not self.observed.canary_ready:
-            plan = self._steady(_with(current, message=(
-                f"step {i + 1}/{len(self.steps)}: canary at {step.weight}%, waiting for its "
-                f"pods ({self.observed.canary_ready_replicas}/"
-                f"{self.observed.canary_wanted_replicas} ready)")))
-            plan.requeue_after = POLL_SECONDS
-            return plan
-        if self.analysis is None:
-            return self._advance(current, i, "held for its pause")
-        key = AnalysisKey(revision=current.revision, step=i, step_started_at=started_text)
-        result = self.observed.analysis
-        if result is None or result.key != key:
-            plan = self._steady(_with(current, message=(
-                f"step {i + 1}/{len(self.steps)}: canary at {step.weight}%, analysing")))
-            plan.analyze = key
-            plan.requeue_after = POLL_SECONDS
-            return plan
-        return self._judge(current, i, result.result, self.analysis)
+        if current.step_started_at is None:
+            return self._steady(current) if self.gate.closed else self._start()
+        return self._moved(self.steps.tick(
+            current, self.observed.canary_ready_replicas, self.observed.canary_wanted_replicas,
+            self.observed.analysis))
 
-    def _judge(self, current: RolloutStatus, i: int, result: AnalysisResult,
-               analysis: Analysis) -> _Plan:
-        if result.outcome == Outcome.passed:
-            return self._advance(current, i, f"analysis passed ({result.message})")
-        step = self.steps[i]
-        if result.outcome == Outcome.inconclusive:
-            plan = self._steady(_with(
-                current, step_started_at=self.stamp,
-                message=f"step {i + 1}/{len(self.steps)} held again: analysis inconclusive "
-                        f"({result.message})"))
-            plan.requeue_after = float(self._hold(step))
-            plan.events.append(RolloutEvent("Normal", "AnalysisInconclusive", result.message))
-            return plan
-        failures = current.failures + 1
-        if failures > analysis.failure_limit:
-            return self._rolled_back(current, failures, result)
-        plan = self._steady(_with(
-            current, failures=failures, step_started_at=self.stamp,
-            message=f"step {i + 1}/{len(self.steps)} held again: analysis failed "
-                    f"({failures} of {analysis.failure_limit} tolerated): {result.message}"))
-        plan.requeue_after = float(self._hold(step))
-        plan.events.append(RolloutEvent(
-            "Warning", "AnalysisFailed",
-            f"failure {failures} of {analysis.failure_limit} tolerated: {result.message}"))
-        return plan
-
-    def _advance(self, current: RolloutStatus, i: int, why: str) -> _Plan:
-        if i + 1 >= len(self.steps):
-            return self._promoted(current, f"last step {why}")
-        following = self.steps[i + 1]
-        plan = self._steady(_with(
-            current, step=i + 1, weight=following.weight, step_started_at=self.stamp,
-            message=self._holding_message(i + 1, self.now)))
-        plan.requeue_after = float(self._hold(following))
-        plan.events.append(RolloutEvent(
-            "Normal", "CanaryStepAdvanced",
-            f"canary of version {current.version} at {following.weight}% (step {i + 2}/"
-            f"{len(self.steps)}): step {i + 1} {why}"))
-        return plan
-
-    def _promoted(self, current: RolloutStatus, why: str) -> _Plan:
-        promoted = _with(
-            current, phase=RolloutPhase.promoted.value, weight=100,
-            message=f"promoted: version {current.version} (revision {current.revision}) is "
-                    f"stable; {why}")
-        plan = _Plan(rollout=promoted, stable_revision=current.revision,
-                     stable_version=current.version, promoted=True)
-        plan.events.append(RolloutEvent(
-            "Normal", "CanaryPromoted",
-            f"version {current.version} (revision {current.revision}) promoted to stable: "
-            f"{why}"))
-        return plan
-
-    def _rolled_back(self, current: RolloutStatus, failures: int,
-                     result: AnalysisResult) -> _Plan:
-        plan = self._steady(_with(
-            current, phase=RolloutPhase.rolled_back.value, weight=0, failures=failures,
-            message=f"rolled back after {failures} failed analyses: {result.message}"))
-        plan.rolled_back = True
-        plan.events.append(RolloutEvent(
-            "Warning", "CanaryRolledBack",
-            f"canary of version {current.version} (revision {current.revision}) rolled back: "
-            f"{result.message}"))
+    def _moved(self, move: Transition) -> _Plan:
+        """The plan of a step transition; a promotion makes the canary the stable revision."""
+        plan = self._steady(move.rollout)
+        if move.promoted:
+            plan.stable_revision, plan.stable_version = move.rollout.revision, (
+                move.rollout.version)
+        plan.events = list(move.events)
+        plan.requeue_after, plan.analyze = move.requeue_after, move.analyze
+        plan.promoted, plan.rolled_back = move.promoted, move.rolled_back
         return plan
 
     # -- output -----------------------------------------------------------
 
     def _finish(self, plan: _Plan, notes: list[RolloutEvent], consumed: bool) -> Decision:
         rollout = plan.rollout
-        running = (rollout is not None and rollout.phase in _ACTIVE
-                   and rollout.step_started_at is not None
-                   and rollout.revision != plan.stable_revision)
-        conditions = tuple(
-            self._condition(type_, state, reason, message)
-            for type_, state, reason, message in self._condition_values(plan)
-        )
+        canary = rollout if (rollout is not None and rollout.phase in ACTIVE_PHASES
+                             and rollout.step_started_at is not None
+                             and rollout.revision != plan.stable_revision) else None
         return Decision(
             rollout=rollout,
             stable_revision=plan.stable_revision,
             stable_version=plan.stable_version,
-            canary_revision=rollout.revision if running and rollout else None,
-            canary_version=rollout.version if running and rollout else None,
-            canary_weight=rollout.weight if running and rollout else 0,
+            canary_revision=canary.revision if canary else None,
+            canary_version=canary.version if canary else None,
+            canary_weight=canary.weight if canary else 0,
             analyze=plan.analyze,
             promoted=plan.promoted,
             rolled_back=plan.rolled_back,
-            conditions=conditions,
+            conditions=rollout_conditions(
+                rollout, self.desired, plan.stable_revision,
+                self.gate.message if self.gate.closed else None, self.status.conditions,
+                self.observed.generation, self.steps.stamp),
             events=tuple([*notes, *self.ignored, *plan.events]),
             requeue_after=plan.requeue_after,
             applied_control=self.observed.control if consumed else None,
         )
 
-    def _condition_values(self, plan: _Plan) -> list[tuple[str, _State, str, str]]:
-        """(type, status, reason, message) of the rollout's conditions, from the new state.
-
-        Derived from state, not from the transition, so a repeated call gives
-        the same conditions. Progressing and Degraded are given only while the
-        rollout has something to say; otherwise the Deployment's view stands.
-        """
-        rollout = plan.rollout
-        stable = plan.stable_revision
-        if self.desired != stable and self.blocked and (
-                rollout is None or rollout.step_started_at is None) and (
-                rollout is None or rollout.phase == RolloutPhase.progressing.value):
-            message = self._block_message()
-            return [(PROGRESSING, "False", "BreakingSchemaChange", message),
-                    (DEGRADED, "True", "BreakingSchemaChange", message),
-                    (ROLLOUT_HEALTHY, "False", "BreakingSchemaChange", message)]
-        if rollout is not None and rollout.revision == self.desired and self.desired != stable:
-            message = rollout.message
-            if rollout.phase == RolloutPhase.progressing.value:
-                healthy: tuple[str, _State, str, str] = (ROLLOUT_HEALTHY, "True",
-                                                         "CanaryHealthy", message)
-                if rollout.failures:
-                    healthy = (ROLLOUT_HEALTHY, "True", "AnalysisFailuresTolerated",
-                               f"{rollout.failures} failed analyses so far, within the "
-                               "failure limit")
-                return [(PROGRESSING, "True", "CanaryProgressing", message), healthy]
-            if rollout.phase == RolloutPhase.paused.value:
-                # Unknown while paused, and its lastTransitionTime is the pause
-                # instant that resume reads back.
-                return [(PROGRESSING, "Unknown", "RolloutPaused", message),
-                        (ROLLOUT_HEALTHY, "Unknown", "RolloutPaused", message)]
-            if rollout.phase == RolloutPhase.rolled_back.value:
-                return [(PROGRESSING, "False", "CanaryRolledBack", message),
-                        (DEGRADED, "True", "CanaryRolledBack", message),
-                        (ROLLOUT_HEALTHY, "False", "AnalysisFailed", message)]
-            if rollout.phase == RolloutPhase.aborted.value:
-                return [(PROGRESSING, "False", "RolloutAborted", message),
-                        (DEGRADED, "True", "RolloutAborted", message),
-                        (ROLLOUT_HEALTHY, "False", "RolloutAborted", message)]
-        if rollout is not None and rollout.phase == RolloutPhase.promoted.value and (
-                rollout.revision == stable):
-            return [(ROLLOUT_HEALTHY, "True", "CanaryPromoted", rollout.message)]
-        return [(ROLLOUT_HEALTHY, "True", "Stable",
-                 f"revision {stable} serves all traffic")]
-
-    def _condition(self, type_: str, state: _State, reason: str, message: str) -> Condition:
-        previous = find(self.status.conditions, type_)
-        since = self.stamp
-        if previous is not None and previous.status == state:
-            since = previous.last_transition_time
-        return Condition(type=type_, status=state, reason=reason, message=message,
-                         last_transition_time=since,
-                         observed_generation=self.observed.generation)
-
-    # -- small helpers ----------------------------------------------------
-
-    def _hold(self, step: CanaryStep) -> int:
-        if self.analysis is None:
-            return step.pause_seconds
-        return max(step.pause_seconds, self.analysis.interval_seconds)
-
-    def _step_index(self, current: RolloutStatus) -> int:
-        # Steps may have been edited mid-rollout (rollout settings are not part
-        # of the revision): stay within the list.
-        return min(current.step, len(self.steps) - 1)
-
-    def _elapsed(self, current: RolloutStatus, at: datetime) -> float:
-        started = _parse_time(current.step_started_at)
-        return 0.0 if started is None else max(0.0, (at - started).total_seconds())
-
-    def _holding_message(self, i: int, started: datetime) -> str:
-        step = self.steps[i]
-        due = (started.replace(microsecond=0) + timedelta(seconds=self._hold(step))).strftime(
-            _TIME_FORMAT)
-        then = "analysis" if self.analysis is not None else (
-            "the next step" if i + 1 < len(self.steps) else "promotion")
-        return (f"step {i + 1}/{len(self.steps)}: canary at {step.weight}% until {due}, "
-                f"then {then}")
-
-    def _block_message(self) -> str:
-        return ("blocked by a breaking tool schema change: " + _listing(self.breaks)
-                + "; restore compatibility, or set spec.rollout.allowBreakingSchemaChange to "
-                  "roll out anyway")
-
-
-def _with(rollout: RolloutStatus, **changes: object) -> RolloutStatus:
-    return rollout.model_copy(update=changes)
-
-
-def _listing(breaks: Sequence[Incompatibility]) -> str:
-    shown = [f"{b.message} (at {b.path})" for b in breaks[:LISTED_INCOMPATIBILITIES]]
-    more = len(breaks) - len(shown)
-    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-
 
 def _active(rollout: RolloutStatus | None) -> bool:
-    return rollout is not None and rollout.phase in _ACTIVE
-
-
-def _phase_words(rollout: RolloutStatus) -> str:
-    if rollout.phase == RolloutPhase.progressing.value and rollout.step_started_at is None:
-        return "blocked before its first step"
-    return str(rollout.phase).lower().replace("rolledback", "rolled back")
-
-
-def _condition_is(status: ToolServiceStatus, type_: str, state: str, reason: str) -> bool:
-    condition = find(status.conditions, type_)
-    return condition is not None and condition.status == state and condition.reason == reason
-
-
-def _paused_at(status: ToolServiceStatus) -> datetime | None:
-    condition = find(status.conditions, ROLLOUT_HEALTHY)
-    if condition is None or condition.status != "Unknown":
-        return None
-    return _parse_time(condition.last_transition_time)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-_WHOLE = re.compile(r"\.0+$")
-
-
-def _seconds(value: float) -> str:
-    return _WHOLE.sub("", f"{value:.1f}") + "s"
+    return rollout is not None and rollout.phase in ACTIVE_PHASES

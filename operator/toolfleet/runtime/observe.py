@@ -18,8 +18,8 @@ from toolfleet.placement.inventory import NodeGPU
 from toolfleet.reconcile.toolservice import GPUPods, World, analysis_due
 from toolfleet.resources.revisions import revisions_name
 from toolfleet.resources.tracks import Track, deployment_name
-from toolfleet.rollout.analysis import measure
-from toolfleet.rollout.canary import StepAnalysis
+from toolfleet.rollout.analysis import StepAnalysis
+from toolfleet.rollout.prometheus import measure
 from toolfleet.runtime import kube
 from toolfleet.settings import Settings
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from toolfleet.rollout.canary import CONTROL_ANNOTATION, ControlAction
+from toolfleet.rollout.control import CONTROL_ANNOTATION, ControlAction
 from toolfleet.runtime import kube
 
 from .fixtures import toolfleet

@@ -18,14 +18,13 @@ from toolfleet.reconcile.toolservice import (
     Applied,
     World,
     analysis_due,
-    canary_replicas,
     plan,
     report,
     used_by_others,
 )
 from toolfleet.resources.revisions import build_revisions
-from toolfleet.rollout.analysis import AnalysisResult, Outcome
-from toolfleet.rollout.canary import CONTROL_ANNOTATION, StepAnalysis
+from toolfleet.rollout.analysis import AnalysisResult, Outcome, StepAnalysis
+from toolfleet.rollout.control import CONTROL_ANNOTATION
 from toolfleet.rollout.revision import revision_of
 from toolfleet.settings import Settings
 
@@ -182,14 +181,6 @@ def test_an_applied_control_is_recorded_once() -> None:
         **world.toolservice["metadata"], "annotations": {
             CONTROL_ANNOTATION: "pause:1", "toolfleet.io/rollout-control-applied": "pause:1"}}})
     assert report(again, plan(again, NOW), Applied(), NOW).annotations == {}
-
-
-@pytest.mark.parametrize(("min_replicas", "stable", "weight", "expected"), [
-    (1, 0, 20, 1), (1, 10, 20, 2), (4, 4, 50, 2), (1, 1, 0, 0)])
-def test_the_canary_takes_its_share_of_at_least_two_replicas(
-        min_replicas: int, stable: int, weight: int, expected: int) -> None:
-    deployment = {"spec": {"replicas": stable}} if stable else None
-    assert canary_replicas(min_replicas, deployment, weight) == expected
 
 
 def test_gpus_held_by_the_service_itself_do_not_count_against_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolfleet.api.conditions import ConditionType, Reason
 from toolfleet.api.toolservice import (
     Analysis,
     CanaryStep,
@@ -20,22 +22,15 @@ from toolfleet.api.toolservice import (
     ToolServiceStatus,
 )
 from toolfleet.jsonschema.compat import compare_tool_schemas
-from toolfleet.rollout.analysis import AnalysisResult, Outcome
-from toolfleet.rollout.canary import (
+from toolfleet.rollout.analysis import AnalysisKey, AnalysisResult, Outcome, StepAnalysis
+from toolfleet.rollout.canary import Decision, Observed, analysis_due, decide
+from toolfleet.rollout.control import (
     APPLIED_CONTROL_ANNOTATION,
     CONTROL_ANNOTATION,
-    POLL_SECONDS,
-    AnalysisKey,
     ControlAction,
-    ControlError,
-    Decision,
-    Observed,
-    RolloutControl,
-    StepAnalysis,
-    decide,
-    replica_split,
 )
 from toolfleet.rollout.revision import revision_of
+from toolfleet.rollout.steps import POLL_SECONDS
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 PROMETHEUS = "http://prometheus.monitoring:9090"
@@ -95,14 +90,18 @@ class Metrics:
         return self.answers[key]
 
 
+class Crashed(Exception):
+    """The operator process died in the middle of a reconcile."""
+
+
 @dataclass
 class Shell:
-    """What the kopf handler will do around `decide`, with the cluster reduced to flags.
+    """What the kopf handler does around `decide`, with the cluster reduced to flags.
 
-    Like the real handler, a reconcile that is asked to analyse runs the
-    analysis and decides again at once. Between reconciles nothing is kept but
-    `status` and `annotations` (and the stable spec, which the real operator
-    reads back from the stable Deployment).
+    Like the real handler, a reconcile asks `analysis_due` first, measures the
+    analysis it names, and calls `decide` once with the result. Between
+    reconciles nothing is kept but `status` and `annotations` (and the stable
+    spec, which the real operator reads back from its stored revisions).
     """
 
     spec: ToolServiceSpec
@@ -115,8 +114,8 @@ class Shell:
     analyses: list[AnalysisKey] = field(default_factory=list)
     calls: list[tuple[ToolServiceStatus, Observed, datetime, Decision]] = field(
         default_factory=list)
-    # Crash points, for restart tests: skip the annotation write, or die after
-    # being asked to analyse.
+    # Crash points, for restart tests: skip the annotation write, or die while
+    # measuring an analysis (before anything of that reconcile is written).
     lose_annotation_write: bool = False
     die_before_analysis: bool = False
 
@@ -147,12 +146,13 @@ class Shell:
         return decision
 
     def reconcile(self, now: datetime) -> Decision:
-        decision = self.decide_once(now)
-        if decision.analyze is not None and not self.die_before_analysis:
-            self.analyses.append(decision.analyze)
-            result = StepAnalysis(decision.analyze, self.metrics(decision.analyze))
-            decision = self.decide_once(now, result)
-        return decision
+        key = analysis_due(self.spec, self.status, self.observe(), now)
+        if key is None:
+            return self.decide_once(now)
+        if self.die_before_analysis:
+            raise Crashed(f"while measuring {key}")
+        self.analyses.append(key)
+        return self.decide_once(now, StepAnalysis(key, self.metrics(key)))
 
     def restarted(self) -> Shell:
         """A new operator process: only what the API server stores carries over."""
@@ -345,6 +345,61 @@ def test_pause_and_resume_keep_the_time_already_held() -> None:
                                "CanaryStepAdvanced"]
 
 
+def paused_at_40s() -> Shell:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.control("pause")
+    shell.reconcile(at(40))
+    return shell
+
+
+def test_pause_records_when_it_began_and_resume_clears_it() -> None:
+    shell = paused_at_40s()
+    assert shell.status.rollout is not None
+    assert shell.status.rollout.paused_at == "2026-03-01T12:00:40Z"
+    assert shell.status.to_wire()["rollout"]["pausedAt"] == "2026-03-01T12:00:40Z"
+    shell.control("resume", "2")
+    shell.reconcile(at(500))
+    assert shell.status.rollout is not None and shell.status.rollout.paused_at is None
+    assert "pausedAt" not in shell.status.to_wire()["rollout"]
+
+
+def test_resume_reads_the_pause_start_from_paused_at() -> None:
+    shell = paused_at_40s()
+    # Conditions may be rewritten by others; the pause start no longer depends on them.
+    shell.status = shell.status.model_copy(update={"conditions": []})
+    shell.control("resume", "2")
+    resumed = shell.reconcile(at(500))
+    assert resumed.rollout is not None
+    assert resumed.rollout.step_started_at == "2026-03-01T12:07:40Z"  # 500 s - 40 s held
+
+
+def test_a_pause_recorded_by_an_older_operator_keeps_the_time_held() -> None:
+    """Before pausedAt, the pause start was RolloutHealthy's lastTransitionTime (Unknown)."""
+    wire = paused_at_40s().status.to_wire()
+    del wire["rollout"]["pausedAt"]
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.status = ToolServiceStatus.model_validate(wire)
+    healthy = next(c for c in shell.status.conditions if c.type == "RolloutHealthy")
+    assert (healthy.status, healthy.last_transition_time) == ("Unknown", "2026-03-01T12:00:40Z")
+
+    shell.control("resume", "2")
+    resumed = shell.reconcile(at(500))
+    assert resumed.rollout is not None and resumed.rollout.phase == "Progressing"
+    assert resumed.rollout.step_started_at == "2026-03-01T12:07:40Z"  # 500 s - 40 s held
+    assert resumed.requeue_after == 20
+    assert "with 40s of 60s held" in shell.events[-1][1]
+
+
+def test_abort_and_promote_end_a_pause() -> None:
+    for action in ("abort", "promote"):
+        shell = paused_at_40s()
+        shell.control(action, "2")
+        ended = shell.reconcile(at(50))
+        assert ended.rollout is not None and ended.rollout.phase != "Paused"
+        assert ended.rollout.paused_at is None
+
+
 def test_abort_keeps_the_stable_revision_and_resume_retries() -> None:
     old, new = spec("1.0.0"), spec("1.1.0")
     shell = deployed(old, new)
@@ -415,21 +470,6 @@ def test_unreadable_controls_are_reported_once_with_the_fix() -> None:
     assert event.type == "Warning" and "promote:$(date +%s)" in event.message
     assert bad.applied_control == "promote" and not bad.promoted
     assert shell.reconcile(at(2)).events == ()
-
-
-@pytest.mark.parametrize(("value", "fix"), [
-    ("promote", "add a nonce"),
-    ("promote:", "add a nonce"),
-    ("rollback:1", "must be one of pause, resume, abort, promote"),
-])
-def test_control_parsing_errors_carry_the_fix(value: str, fix: str) -> None:
-    with pytest.raises(ControlError, match=fix):
-        RolloutControl.parse(value)
-
-
-def test_control_parsing_keeps_colons_in_the_nonce() -> None:
-    assert RolloutControl.parse("pause:2026-03-01T12:00:00Z") == RolloutControl(
-        ControlAction.pause, "2026-03-01T12:00:00Z")
 
 
 # -- schema changes, strategy and revisions ----------------------------------------
@@ -574,7 +614,8 @@ def run(name: str, restart_at: int | None = None, crash: str | None = None) -> S
                 shell.lose_annotation_write = True
             if crash == "analysis":
                 shell.die_before_analysis = True
-            shell.reconcile(at(seconds))
+            with contextlib.suppress(Crashed):
+                shell.reconcile(at(seconds))
             shell = shell.restarted()
         else:
             shell.reconcile(at(seconds))
@@ -650,40 +691,6 @@ def test_a_crash_before_an_analysis_only_delays_it(name: str) -> None:
         assert transitions(crashed) == transitions(reference), restart_at
 
 
-# -- replica split -----------------------------------------------------------------
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 500), st.integers(0, 100))
-def test_replica_split_adds_up_and_respects_the_floors(total: int, weight: int) -> None:
-    stable, canary = replica_split(total, weight)
-    assert stable + canary == total and stable >= 0 and canary >= 0
-    if total >= 2 and 0 < weight < 100:
-        assert canary >= 1 and stable >= 1
-    if weight == 0:
-        assert canary == 0
-    if weight == 100:
-        assert stable == 0
-    if 0 < weight < 100 and total >= 2:
-        assert canary >= min(-(-total * weight // 100), total - 1)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(0, 200), st.integers(0, 99))
-def test_replica_split_gives_the_canary_more_as_the_weight_rises(total: int, weight: int) -> None:
-    assert replica_split(total, weight)[1] <= replica_split(total, weight + 1)[1]
-
-
-def test_replica_split_examples() -> None:
-    assert replica_split(10, 25) == (7, 3)
-    assert replica_split(3, 1) == (2, 1)
-    assert replica_split(3, 99) == (1, 2)
-    assert replica_split(1, 50) == (1, 0)
-    assert replica_split(0, 50) == (0, 0)
-    with pytest.raises(ValueError, match="percentage"):
-        replica_split(3, 101)
-
-
 # -- random walks --------------------------------------------------------------------
 
 MOVES = st.one_of(
@@ -734,6 +741,10 @@ def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
         if rollout is not None:
             assert rollout.weight in weights
             assert rollout.failures <= 2
+            assert (rollout.paused_at is not None) == (rollout.phase == "Paused")
+        assert all(isinstance(e.reason, Reason) for e in decision.events)
+        assert all(c.type in set(ConditionType) and c.reason in set(Reason)
+                   for c in decision.conditions)
         if decision.canary_revision is not None:
             assert rollout is not None and rollout.phase in ("Progressing", "Paused")
             assert decision.canary_revision == revision_of(shell.spec) != decision.stable_revision
