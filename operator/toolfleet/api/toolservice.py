@@ -19,6 +19,19 @@ from toolfleet.api.common import (
     LabelSelector,
 )
 
+# Re-exported (`X as X`): the API of a ToolService reads as one module to most code.
+from toolfleet.api.gpu import GPU as GPU
+from toolfleet.api.gpu import GPUSharing as GPUSharing
+from toolfleet.api.gpu import GPUStatus as GPUStatus
+from toolfleet.api.rollout import Analysis as Analysis
+from toolfleet.api.rollout import CanaryStep as CanaryStep
+from toolfleet.api.rollout import GatewayRef as GatewayRef
+from toolfleet.api.rollout import Rollout as Rollout
+from toolfleet.api.rollout import RolloutPhase as RolloutPhase
+from toolfleet.api.rollout import RolloutStatus as RolloutStatus
+from toolfleet.api.rollout import RolloutStrategy as RolloutStrategy
+from toolfleet.api.rollout import TrafficRouting as TrafficRouting
+
 KIND = "ToolService"
 PLURAL = "toolservices"
 SINGULAR = "toolservice"
@@ -30,7 +43,6 @@ SEMVER_PATTERN = (
     r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
 )
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
-MIG_PROFILE_PATTERN = r"^[1-7]g\.[0-9]+gb$"
 MAX_TOOLS = 64
 
 
@@ -41,34 +53,12 @@ class Protocol(StrEnum):
     mcp = "mcp"
 
 
-class GPUSharing(StrEnum):
-    """How a pod shares the GPUs it is given."""
-
-    exclusive = "exclusive"
-    time_slicing = "timeSlicing"
-    mig = "mig"
-
-
 class Exposure(StrEnum):
     """Who may discover and call a service's tools."""
 
     public = "public"
     internal = "internal"
     private = "private"
-
-
-class RolloutStrategy(StrEnum):
-    """How a new revision replaces the old one."""
-
-    canary = "canary"
-    rolling = "rolling"
-
-
-class TrafficRouting(StrEnum):
-    """How canary traffic weights are enforced."""
-
-    replicas = "replicas"
-    gateway_api = "gatewayAPI"
 
 
 class SecretKeyRef(ApiModel):
@@ -185,50 +175,6 @@ class Tool(ApiModel):
         return self.path or f"/tools/{self.name}"
 
 
-class GPU(ApiModel):
-    """The GPUs each replica needs, and which nodes may provide them."""
-
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        {"rule": "(self.sharing == 'mig') == has(self.migProfile)",
-         "message": "migProfile is required when sharing is mig, and only then",
-         "fieldPath": ".migProfile", "reason": "FieldValueInvalid"},
-        {"rule": "self.sharing != 'mig' || self.count == 1",
-         "message": "with sharing mig, count must be 1 (one MIG slice per replica)",
-         "fieldPath": ".count", "reason": "FieldValueInvalid"},
-    ]})
-
-    count: int = Field(default=1, ge=1, le=16, description="GPUs (or MIG slices) per replica.")
-    products: list[str] = Field(
-        default_factory=list, max_length=16,
-        description="Acceptable values of the nvidia.com/gpu.product node label, "
-        "e.g. NVIDIA-A100-SXM4-80GB. Empty: any product.",
-    )
-    min_memory_mi_b: int | None = Field(
-        default=None, alias="minMemoryMiB", ge=1,
-        description="Least GPU memory in MiB, compared with the nvidia.com/gpu.memory node label.",
-    )
-    sharing: GPUSharing = Field(
-        default=GPUSharing.exclusive,
-        description="exclusive: whole GPUs (nvidia.com/gpu). timeSlicing: GPUs advertised by the "
-        "device plugin's time-slicing replicas (nvidia.com/gpu). mig: a MIG slice "
-        "(nvidia.com/mig-<migProfile>).",
-    )
-    mig_profile: str | None = Field(
-        default=None, pattern=MIG_PROFILE_PATTERN, max_length=16,
-        description="MIG profile such as 1g.10gb; required when sharing is mig.",
-    )
-    runtime_class_name: str | None = Field(
-        default=None, max_length=253,
-        description="RuntimeClass for the pods, e.g. nvidia, where the cluster uses one.",
-    )
-
-    def resource_name(self) -> str:
-        """The extended resource each replica requests."""
-        if self.sharing == GPUSharing.mig.value:
-            return f"nvidia.com/mig-{self.mig_profile}"
-        return "nvidia.com/gpu"
-
-
 class Autoscaling(ApiModel):
     """Replica bounds and the targets of the HorizontalPodAutoscaler."""
 
@@ -258,88 +204,6 @@ class Autoscaling(ApiModel):
     scale_down_stabilization_seconds: int = Field(
         default=300, ge=0, le=3600,
         description="How long the autoscaler waits before removing replicas.",
-    )
-
-
-class CanaryStep(ApiModel):
-    """One step of a canary rollout."""
-
-    weight: int = Field(ge=1, le=100, description="Percent of traffic the canary receives.")
-    pause_seconds: int = Field(
-        default=60, ge=0, le=86400, description="How long to hold this weight before analysis."
-    )
-
-
-class Analysis(ApiModel):
-    """The metric checks run at the end of every canary step."""
-
-    prometheus_url: str = Field(
-        alias="prometheusURL", min_length=1, max_length=2048, pattern=r"^https?://",
-        description="Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.",
-    )
-    max_error_rate: float = Field(
-        default=0.05, ge=0, le=1,
-        description="Largest acceptable fraction of canary requests that fail.",
-    )
-    max_p95_latency_ms: int | None = Field(
-        default=None, ge=1, alias="maxP95LatencyMs",
-        description="Largest acceptable 95th-percentile canary latency in milliseconds.",
-    )
-    interval_seconds: int = Field(
-        default=30, ge=5, le=3600, description="Window the queries look back over."
-    )
-    failure_limit: int = Field(
-        default=1, ge=0, le=100,
-        description="Failed analyses tolerated before the rollout rolls back.",
-    )
-
-
-class GatewayRef(ApiModel):
-    """The Gateway an HTTPRoute attaches to."""
-
-    name: str = Field(min_length=1, max_length=253, description="Gateway name.")
-    namespace: str | None = Field(
-        default=None, max_length=63, description="Gateway namespace; the service's by default."
-    )
-
-
-class Rollout(ApiModel):
-    """How a new revision reaches traffic."""
-
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        {"rule": "self.steps.map(s, s.weight).isSorted() && "
-                 "self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight))",
-         "message": "canary step weights must rise strictly from one step to the next",
-         "fieldPath": ".steps", "reason": "FieldValueInvalid"},
-        {"rule": "self.trafficRouting != 'gatewayAPI' || has(self.gatewayRef)",
-         "message": "gatewayRef is required when trafficRouting is gatewayAPI",
-         "fieldPath": ".gatewayRef", "reason": "FieldValueRequired"},
-    ]})
-
-    strategy: RolloutStrategy = Field(
-        default=RolloutStrategy.rolling,
-        description="rolling: update pods in place. canary: run the new revision beside the "
-        "stable one and shift traffic by steps.",
-    )
-    steps: list[CanaryStep] = Field(
-        default_factory=lambda: [CanaryStep(weight=20), CanaryStep(weight=50)], max_length=20,
-        description="Canary steps, weights rising; promotion follows the last step.",
-    )
-    analysis: Analysis | None = Field(
-        default=None, description="Metric checks after each step; none means advance on time."
-    )
-    traffic_routing: TrafficRouting = Field(
-        default=TrafficRouting.replicas,
-        description="replicas: weight by replica ratio behind one Service. gatewayAPI: weight "
-        "by HTTPRoute backend weights.",
-    )
-    gateway_ref: GatewayRef | None = Field(
-        default=None, description="Gateway for the HTTPRoute (trafficRouting gatewayAPI)."
-    )
-    allow_breaking_schema_change: bool = Field(
-        default=False,
-        description="Let a rollout proceed although a tool's schema rejects input the stable "
-        "revision accepted.",
     )
 
 
@@ -408,42 +272,6 @@ class ToolServiceSpec(ApiModel):
                                      description="Replica bounds and autoscaling targets.")
     rollout: Rollout = Field(default_factory=Rollout, description="How new revisions roll out.")
     access: Access = Field(default_factory=Access, description="Exposure and allowed callers.")
-
-
-class RolloutPhase(StrEnum):
-    """Where a canary rollout stands."""
-
-    progressing = "Progressing"
-    paused = "Paused"
-    promoted = "Promoted"
-    rolled_back = "RolledBack"
-    aborted = "Aborted"
-
-
-class RolloutStatus(ApiModel):
-    """The state of the current canary rollout, kept here so a restart loses nothing."""
-
-    revision: str = Field(description="Revision hash of the canary.")
-    version: str = Field(description="spec.version of the canary.")
-    weight: int = Field(ge=0, le=100, description="Percent of traffic the canary receives.")
-    step: int = Field(ge=0, description="Index of the current step.")
-    phase: RolloutPhase = Field(description="Progressing, Paused, Promoted, RolledBack, Aborted.")
-    step_started_at: str | None = Field(default=None, description="When this step began.")
-    paused_at: str | None = Field(
-        default=None,
-        description="When the current pause began, RFC 3339; set only while the phase is Paused.",
-    )
-    failures: int = Field(default=0, ge=0, description="Failed analyses so far.")
-    message: str = Field(default="", description="Why the rollout is where it is.")
-
-
-class GPUStatus(ApiModel):
-    """What the GPU inventory says about this service."""
-
-    matching_nodes: list[str] = Field(default_factory=list,
-                                      description="Ready nodes that satisfy spec.gpu.")
-    schedulable_replicas: int = Field(default=0, ge=0,
-                                      description="Replicas that fit on those nodes now.")
 
 
 class ToolServiceStatus(ApiModel):
