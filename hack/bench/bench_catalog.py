@@ -39,22 +39,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "operator"))
 sys.path.insert(0, str(REPO))
 
+from support import free_port, wait_for  # noqa: E402
 from tests.unit.catalog.realistic import realistic_catalog  # noqa: E402
 
 from toolfleet.catalog.render import FORMATS, render  # noqa: E402
@@ -102,26 +101,6 @@ class Result:
         return self.requests / self.seconds
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (OSError, urllib.error.HTTPError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
-        time.sleep(0.1)
-
-
 def probe(url: str, headers: dict[str, str]) -> tuple[int, str]:
     """Status and ETag of one request, to check what a phase will measure."""
     match = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
@@ -155,6 +134,16 @@ def serve_toolfleet(port: int, tools: int) -> None:
                 handle_signals=True)
 
 
+def stop(process: subprocess.Popen[bytes], graceful: signal.Signals) -> None:
+    """Asks a server to stop with `graceful`; kills it if it has not within 20 seconds."""
+    process.send_signal(graceful)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def toolfleet_server(tools: int) -> Iterator[str]:
     port = free_port()
@@ -164,12 +153,7 @@ def toolfleet_server(tools: int) -> Iterator[str]:
         wait_for(f"http://127.0.0.1:{port}/readyz")
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signal.SIGINT)
 
 
 @contextlib.contextmanager
@@ -191,12 +175,7 @@ def nginx_server(nginx: str, body: bytes, path: str) -> Iterator[str]:
             wait_for(f"http://127.0.0.1:{port}{path}")
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.send_signal(signal.SIGQUIT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, signal.SIGQUIT)
 
 
 # --- the load generators
@@ -308,6 +287,82 @@ def run_builtin(url: str, headers: dict[str, str], connections: int, requests: i
 
 # --- the run
 
+PHASES = {
+    "full body": ({"Accept-Encoding": "identity"}, True),
+    "full body, gzip": ({"Accept-Encoding": "gzip"}, True),
+    "304 (If-None-Match)": ({"Accept-Encoding": "gzip"}, False),
+}
+
+
+@dataclass(frozen=True)
+class Load:
+    """How a phase loads a server: with wrk when there is one, else the built-in client."""
+
+    wrk: str | None
+    connections: int
+    requests: int  # per phase, built-in client
+    seconds: float  # per phase, wrk
+    rounds: int
+
+    def measure(self, url: str, headers: dict[str, str], full: bool, warm_up: bool) -> Result:
+        """One round of one phase against `url`, after a warm-up in the first round."""
+        if self.wrk:
+            if warm_up:
+                run_wrk(self.wrk, url, headers, self.connections, 1)
+            return run_wrk(self.wrk, url, headers, self.connections, self.seconds / self.rounds)
+        count = max(100, self.requests // 10) if full else self.requests
+        count = max(20, count // self.rounds)
+        return run_builtin(url, headers, self.connections, count,
+                           max(50, count // 10) if warm_up else 0)
+
+
+def find_nginx(explicit: str | None) -> str | None:
+    """The nginx binary: `explicit` if given, else the one on PATH or in sbin; None if absent."""
+    candidates = [explicit] if explicit else [
+        shutil.which("nginx") or "", "/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+    return next((p for p in candidates if p and os.access(p, os.X_OK)), None)
+
+
+def phase_headers(url: str, headers: dict[str, str], full: bool) -> dict[str, str]:
+    """The headers a phase sends to `url`, checked to get the answer the phase measures."""
+    status, etag = probe(url, headers)
+    if not full:
+        # The ETag of exactly this representation (nginx's differs for its .gz file).
+        headers = {**headers, "If-None-Match": etag}
+        status, _ = probe(url, headers)
+    if status != (200 if full else 304):
+        raise RuntimeError(f"{url} answered {status} to {headers}; the phase would not "
+                           "measure what it says")
+    return headers
+
+
+def run_phase(name: str, urls: dict[str, str], headers: dict[str, str], full: bool,
+              load: Load) -> dict[str, Any]:
+    """One phase against both servers (`urls`: toolfleet and nginx); prints and returns it."""
+    sent = {server: phase_headers(url, headers, full) for server, url in urls.items()}
+    # Rounds alternate between the servers, so a change in the machine's load
+    # falls on both alike.
+    rounds: dict[str, list[Result]] = {server: [] for server in urls}
+    for index in range(load.rounds):
+        for server, url in urls.items():
+            rounds[server].append(load.measure(url, sent[server], full, index == 0))
+    ours, theirs = (Result(sum(r.requests for r in rounds[server]),
+                           sum(r.seconds for r in rounds[server]),
+                           statistics.median(r.p99_ms for r in rounds[server]))
+                    for server in urls)
+    ratio = ours.rate / theirs.rate
+    spread = sorted(a.rate / b.rate for a, b in zip(rounds["toolfleet"],
+                                                    rounds["nginx"], strict=True))
+    print(f"{name:20} toolfleet {ours.rate:8,.0f} req/s p99 {ours.p99_ms:6.2f} ms | "
+          f"nginx {theirs.rate:8,.0f} req/s p99 {theirs.p99_ms:6.2f} ms | "
+          f"ratio {ratio:.2f} (rounds {spread[0]:.2f}-{spread[-1]:.2f})", flush=True)
+    return {"toolfleet_rps": round(ours.rate),
+            "toolfleet_p99_ms": round(ours.p99_ms, 2),
+            "nginx_rps": round(theirs.rate),
+            "nginx_p99_ms": round(theirs.p99_ms, 2),
+            "ratio": round(ratio, 2),
+            "ratio_by_round": [round(r, 2) for r in spread]}
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -327,9 +382,7 @@ def main() -> int:
         serve_toolfleet(args.serve, args.tools)
         return 0
 
-    candidates = [args.nginx] if args.nginx else [
-        shutil.which("nginx") or "", "/usr/sbin/nginx", "/usr/local/sbin/nginx"]
-    nginx = next((p for p in candidates if p and os.access(p, os.X_OK)), None)
+    nginx = find_nginx(args.nginx)
     if nginx is None:
         print(f"nginx {'is not at ' + args.nginx if args.nginx else 'is not installed'}; it "
               "is the baseline of this benchmark. On Debian or Ubuntu: sudo apt-get update && "
@@ -340,72 +393,21 @@ def main() -> int:
         print("wrk is not installed (Debian: apt-get install wrk); or use --client builtin",
               file=sys.stderr)
         return 2
+    load = Load(wrk, args.connections, args.requests, args.seconds, args.rounds)
 
     catalog = realistic_catalog(args.tools, name=CATALOG_NAME)
     body = render(catalog, args.format)
     path = f"/v1/catalogs/{CATALOG_NAME}"
-    query = f"?format={args.format}"
     client = "wrk (1 thread)" if wrk else "built-in asyncio client"
     print(f"catalog: {args.tools} tools, format {args.format}, {len(body):,} bytes "
           f"({len(gzip.compress(body)):,} gzip); load: {client}, {args.connections} "
           f"keep-alive connections; {os.cpu_count()} CPUs")
 
-    def phase_headers(base: str, headers: dict[str, str], full: bool) -> dict[str, str]:
-        url = base + path + query
-        status, etag = probe(url, headers)
-        if not full:
-            # The ETag of exactly this representation (nginx's differs for its .gz file).
-            headers = {**headers, "If-None-Match": etag}
-            status, _ = probe(url, headers)
-        if status != (200 if full else 304):
-            raise RuntimeError(f"{url} answered {status} to {headers}; the phase would not "
-                               "measure what it says")
-        return headers
-
-    def measure(base: str, headers: dict[str, str], full: bool, warm_up: bool) -> Result:
-        url = base + path + query
-        if wrk:
-            if warm_up:
-                run_wrk(wrk, url, headers, args.connections, 1)
-            return run_wrk(wrk, url, headers, args.connections, args.seconds / args.rounds)
-        count = max(100, args.requests // 10) if full else args.requests
-        count = max(20, count // args.rounds)
-        return run_builtin(url, headers, args.connections, count,
-                           max(50, count // 10) if warm_up else 0)
-
-    phases = {
-        "full body": ({"Accept-Encoding": "identity"}, True),
-        "full body, gzip": ({"Accept-Encoding": "gzip"}, True),
-        "304 (If-None-Match)": ({"Accept-Encoding": "gzip"}, False),
-    }
-    report = {}
+    target = f"{path}?format={args.format}"
     with toolfleet_server(args.tools) as toolfleet, nginx_server(nginx, body, path) as baseline:
-        servers = {"toolfleet": toolfleet, "nginx": baseline}
-        for name, (headers, full) in phases.items():
-            sent = {server: phase_headers(base, headers, full)
-                    for server, base in servers.items()}
-            # Rounds alternate between the servers, so a change in the machine's load
-            # falls on both alike.
-            rounds: dict[str, list[Result]] = {server: [] for server in servers}
-            for index in range(args.rounds):
-                for server, base in servers.items():
-                    rounds[server].append(measure(base, sent[server], full, index == 0))
-            ours, theirs = (Result(sum(r.requests for r in rounds[server]),
-                                   sum(r.seconds for r in rounds[server]),
-                                   statistics.median(r.p99_ms for r in rounds[server]))
-                            for server in servers)
-            ratio = ours.rate / theirs.rate
-            spread = sorted(a.rate / b.rate for a, b in zip(rounds["toolfleet"],
-                                                            rounds["nginx"], strict=True))
-            report[name] = {"toolfleet_rps": round(ours.rate),
-                            "toolfleet_p99_ms": round(ours.p99_ms, 2),
-                            "nginx_rps": round(theirs.rate),
-                            "nginx_p99_ms": round(theirs.p99_ms, 2),
-                            "ratio": round(ratio, 2),
-                            "ratio_by_round": [round(r, 2) for r in spread]}
-            print(f"{name:20} toolfleet {ours.rate:8,.0f} req/s p99 {ours.p99_ms:6.2f} ms | "
-                  f"nginx {theirs.rate:8,.0f} req/s p99 {theirs.p99_ms:6.2f} ms | "
-                  f"ratio {ratio:.2f} (rounds {spread[0]:.2f}-{spread[-1]:.2f})", flush=True)
+        urls = {"toolfleet": toolfleet + target, "nginx": baseline + target}
+        report = {name: run_phase(name, urls, headers, full, load)
+                  for name, (headers, full) in PHASES.items()}
     print(json.dumps(report))
     return 0
 

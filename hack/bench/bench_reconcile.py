@@ -16,11 +16,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +27,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "operator"))
 
-from kubernetes import client, config, watch  # noqa: E402
+from kubernetes import client, watch  # noqa: E402
+from support import (  # noqa: E402
+    delete_namespaces,
+    local_cluster,
+    operator_process,
+    percentile,
+    sh,
+    wait_for,
+)
 
 from toolfleet.api.toolservice import ToolServiceSpec  # noqa: E402
 from toolfleet.resources.children import build_children  # noqa: E402
@@ -43,10 +49,6 @@ SPEC: dict[str, Any] = {
     "tools": [{"name": "echo", "description": "Echo the input.",
                "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}],
 }
-
-
-def sh(*args: str) -> str:
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
 
 class Watcher:
@@ -91,75 +93,50 @@ def available(obj: dict[str, Any]) -> bool:
     return int(status.get("availableReplicas") or 0) >= 1
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50)
     args = parser.parse_args()
 
-    sh(str(REPO / "hack" / "cluster.sh"), "up")
-    os.environ["KUBECONFIG"] = str(REPO / ".cluster" / "kubeconfig")
-    kubectl = str(Path(sh(str(REPO / "hack" / "binaries.sh"), "--check")) / "kubectl")
-    sh(kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    config.load_kube_config(config_file=os.environ["KUBECONFIG"])
+    kubectl = local_cluster()
     run_id = uuid.uuid4().hex[:6]
     ns_operator, ns_direct = f"bench-op-{run_id}", f"bench-direct-{run_id}"
     for ns in (ns_operator, ns_direct):
         sh(kubectl, "create", "namespace", ns)
 
     port = 18000 + os.getpid() % 1000
-    log = (REPO / ".cluster" / "logs" / "operator-bench.log").open("wb")
-    operator = subprocess.Popen(
-        [sys.executable, "-m", "toolfleet.cli", "run", "--namespace", ns_operator],
-        env={**os.environ, "TOOLFLEET_HTTP_PORT": str(port), "TOOLFLEET_HTTP_HOST": "127.0.0.1"},
-        stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        with operator_process(ns_operator, port, "operator-bench.log"):
+            wait_for(f"http://127.0.0.1:{port}/readyz")
 
-        custom, apps = client.CustomObjectsApi(), client.AppsV1Api()
-        ts_watch = Watcher(lambda: watch.Watch().stream(
-            custom.list_namespaced_custom_object, "toolfleet.io", "v1alpha1", ns_operator,
-            "toolservices", timeout_seconds=300), ready)
-        deploy_watch = Watcher(lambda: watch.Watch().stream(
-            apps.list_namespaced_deployment, ns_direct, timeout_seconds=300), available)
-        time.sleep(1)  # let both watches establish
+            custom, apps = client.CustomObjectsApi(), client.AppsV1Api()
+            ts_watch = Watcher(lambda: watch.Watch().stream(
+                custom.list_namespaced_custom_object, "toolfleet.io", "v1alpha1", ns_operator,
+                "toolservices", timeout_seconds=300), ready)
+            deploy_watch = Watcher(lambda: watch.Watch().stream(
+                apps.list_namespaced_deployment, ns_direct, timeout_seconds=300), available)
+            time.sleep(1)  # let both watches establish
 
-        settings = Settings()
-        operator_latency, direct_latency = [], []
-        for i in range(args.count):
-            name = f"svc-{i:03d}"
-            body = {"apiVersion": "toolfleet.io/v1alpha1", "kind": "ToolService",
-                    "metadata": {"name": name, "namespace": ns_operator}, "spec": SPEC}
-            started = time.monotonic()
-            custom.create_namespaced_custom_object("toolfleet.io", "v1alpha1", ns_operator,
-                                                   "toolservices", body)
-            operator_latency.append(ts_watch.wait(name) - started)
+            settings = Settings()
+            operator_latency, direct_latency = [], []
+            for i in range(args.count):
+                name = f"svc-{i:03d}"
+                body = {"apiVersion": "toolfleet.io/v1alpha1", "kind": "ToolService",
+                        "metadata": {"name": name, "namespace": ns_operator}, "spec": SPEC}
+                started = time.monotonic()
+                custom.create_namespaced_custom_object("toolfleet.io", "v1alpha1", ns_operator,
+                                                       "toolservices", body)
+                operator_latency.append(ts_watch.wait(name) - started)
 
-            owner = Owner(name=name, namespace=ns_direct, uid="0",
-                          spec=ToolServiceSpec.model_validate(SPEC))
-            started = time.monotonic()
-            for child in build_children(owner, settings):
-                child["metadata"].pop("ownerReferences")  # no owner object in the baseline
-                kube.apply(child, "bench")
-            direct_latency.append(deploy_watch.wait(name) - started)
+                owner = Owner(name=name, namespace=ns_direct, uid="0",
+                              spec=ToolServiceSpec.model_validate(SPEC))
+                started = time.monotonic()
+                for child in build_children(owner, settings):
+                    child["metadata"].pop("ownerReferences")  # no owner object in the baseline
+                    kube.apply(child, "bench")
+                direct_latency.append(deploy_watch.wait(name) - started)
     finally:
-        operator.terminate()
-        operator.wait(timeout=30)
-        for ns in (ns_operator, ns_direct):
-            subprocess.run([kubectl, "delete", "namespace", ns, "--wait=false"],
-                           capture_output=True)
+        delete_namespaces(kubectl, ns_operator, ns_direct)
 
     result = {}
     for label, values in (("operator", operator_latency), ("direct", direct_latency)):

@@ -75,14 +75,7 @@ def _first_model(annotation: Any) -> type[BaseModel] | None:
 
 def _convert(node: dict[str, Any], defs: dict[str, Any],
              model: type[BaseModel] | None) -> dict[str, Any]:
-    node = _resolve(node, defs)
-    # Optional[X] arrives as anyOf [X, null]: the API server expresses optional
-    # by leaving the property out of `required`, so keep X alone.
-    if "anyOf" in node:
-        options = [o for o in node["anyOf"] if o.get("type") != "null"]
-        if len(options) == 1:
-            rest = {k: v for k, v in node.items() if k != "anyOf"}
-            node = {**_resolve(options[0], defs), **rest}
+    node = _without_null_option(_resolve(node, defs), defs)
     out: dict[str, Any] = {}
     if "const" in node:
         out["enum"] = [node["const"]]
@@ -111,6 +104,21 @@ def _convert(node: dict[str, Any], defs: dict[str, Any],
     if model is not None:
         _add_factory_defaults(out, model)
     return out
+
+
+def _without_null_option(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """`node` with Optional[X] (anyOf [X, null]) replaced by X.
+
+    The API server expresses optional by leaving the property out of `required`,
+    so X alone is kept.
+    """
+    if "anyOf" not in node:
+        return node
+    options = [o for o in node["anyOf"] if o.get("type") != "null"]
+    if len(options) != 1:
+        return node
+    rest = {k: v for k, v in node.items() if k != "anyOf"}
+    return {**_resolve(options[0], defs), **rest}
 
 
 def _add_factory_defaults(out: dict[str, Any], model: type[BaseModel]) -> None:

@@ -139,20 +139,7 @@ def violations(model: type[BaseModel], data: Any, path: str = "spec") -> list[Vi
 def _walk(model: type[BaseModel], data: Any, path: str, found: list[Violation]) -> None:
     if not isinstance(data, Mapping):
         return
-    rules = cel_rules(model)
-    if rules:
-        try:
-            parsed = model.model_validate(data)
-        except ValidationError:
-            parsed = None
-        if parsed is not None:
-            for rule in rules:
-                check = CHECKS.get((model, rule["rule"]))
-                if check is None:
-                    raise LookupError(f"{model.__name__} has the CEL rule {rule['rule']!r} "
-                                      "but no Python twin; add one to toolfleet.api.rules.CHECKS")
-                if not check(parsed):
-                    found.append(Violation(path + rule.get("fieldPath", ""), rule["message"]))
+    found.extend(_broken_rules(model, data, path))
     for name, info in model.model_fields.items():
         key = info.alias or name
         child, is_list = _field_model(info.annotation)
@@ -165,6 +152,26 @@ def _walk(model: type[BaseModel], data: Any, path: str, found: list[Violation]) 
                     _walk(child, item, f"{path}.{key}[{index}]", found)
         else:
             _walk(child, value, f"{path}.{key}", found)
+
+
+def _broken_rules(model: type[BaseModel], data: Mapping[str, Any], path: str) -> list[Violation]:
+    """The CEL rules of `model` itself that `data` breaks; none when `data` does not parse."""
+    rules = cel_rules(model)
+    if not rules:
+        return []
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError:
+        return []
+    broken = []
+    for rule in rules:
+        check = CHECKS.get((model, rule["rule"]))
+        if check is None:
+            raise LookupError(f"{model.__name__} has the CEL rule {rule['rule']!r} "
+                              "but no Python twin; add one to toolfleet.api.rules.CHECKS")
+        if not check(parsed):
+            broken.append(Violation(path + rule.get("fieldPath", ""), rule["message"]))
+    return broken
 
 
 def _field_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:

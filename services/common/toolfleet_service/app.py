@@ -55,6 +55,16 @@ class ServiceState:
     draining: bool = False
     failure: str | None = None
 
+    def unready_reason(self) -> str | None:
+        """Why /readyz answers 503, or None when the service is ready."""
+        if self.failure:
+            return f"failed: {self.failure}"
+        if self.draining:
+            return "draining: shutting down, finishing in-flight calls"
+        if not self.ready:
+            return "warming up"
+        return None
+
 
 def build_app(service: ServiceDefinition, settings: ServiceSettings) -> Starlette:
     """The ASGI app serving `service` under `settings`."""
@@ -70,15 +80,10 @@ def build_app(service: ServiceDefinition, settings: ServiceSettings) -> Starlett
         return JSONResponse({"status": "ok", **identity})
 
     async def readyz(_request: Request) -> Response:
-        if state.failure:
-            status = f"failed: {state.failure}"
-        elif state.draining:
-            status = "draining: shutting down, finishing in-flight calls"
-        elif not state.ready:
-            status = "warming up"
-        else:
+        reason = state.unready_reason()
+        if reason is None:
             return JSONResponse({"status": "ready", **identity})
-        return JSONResponse({"status": status, **identity}, 503)
+        return JSONResponse({"status": reason, **identity}, 503)
 
     async def metrics_endpoint(_request: Request) -> Response:
         return Response(metrics.exposition(), media_type=metrics.content_type)
@@ -94,35 +99,11 @@ def build_app(service: ServiceDefinition, settings: ServiceSettings) -> Starlett
             404,
         )
 
-    async def method_not_allowed(request: Request, error: Exception) -> Response:
-        allowed = (error.headers or {}).get("Allow", "") if isinstance(error, HTTPException) else ""
-        headers = {"Allow": allowed} if allowed else None
-        return JSONResponse(
-            {"error": f"{request.method} is not allowed on {request.url.path}; use {allowed}"},
-            405, headers=headers,
-        )
-
-    async def warm_up() -> None:
-        # Readiness means "a call would succeed now": every tool has answered its
-        # example once, so imports, thread pools and native code are all loaded.
-        for tool in service.tools:
-            response = await invoker.execute(tool, dict(tool.example))
-            if not response.ok:
-                state.failure = (
-                    f"warm-up call of tool {tool.name} failed with {response.status}: "
-                    f"{response.body.get('error')}"
-                )
-                log.error("%s", state.failure)
-                return
-        state.ready = True
-        log.info("%s %s ready: %d tools warmed up", service.name, settings.version,
-                 len(service.tools))
-
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with session_manager.run(), anyio.create_task_group() as tasks:
             # In the background, so /healthz answers while the warm-up runs.
-            tasks.start_soon(warm_up)
+            tasks.start_soon(_warm_up, service, settings, invoker, state)
             yield
             tasks.cancel_scope.cancel()
 
@@ -138,12 +119,40 @@ def build_app(service: ServiceDefinition, settings: ServiceSettings) -> Starlett
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: method_not_allowed},
+        exception_handlers={404: not_found, 405: _method_not_allowed},
     )
     app.add_middleware(VersionHeaderMiddleware, version=settings.version)
     app.state.service_state = state
     app.state.metrics = metrics
     return app
+
+
+async def _warm_up(service: ServiceDefinition, settings: ServiceSettings, invoker: ToolInvoker,
+                   state: ServiceState) -> None:
+    """Calls every tool with its example once, then marks the service ready (or failed)."""
+    # Readiness means "a call would succeed now": every tool has answered its
+    # example once, so imports, thread pools and native code are all loaded.
+    for tool in service.tools:
+        response = await invoker.execute(tool, dict(tool.example))
+        if not response.ok:
+            state.failure = (
+                f"warm-up call of tool {tool.name} failed with {response.status}: "
+                f"{response.body.get('error')}"
+            )
+            log.error("%s", state.failure)
+            return
+    state.ready = True
+    log.info("%s %s ready: %d tools warmed up", service.name, settings.version,
+             len(service.tools))
+
+
+async def _method_not_allowed(request: Request, error: Exception) -> Response:
+    allowed = (error.headers or {}).get("Allow", "") if isinstance(error, HTTPException) else ""
+    headers = {"Allow": allowed} if allowed else None
+    return JSONResponse(
+        {"error": f"{request.method} is not allowed on {request.url.path}; use {allowed}"},
+        405, headers=headers,
+    )
 
 
 def _tool_endpoint(

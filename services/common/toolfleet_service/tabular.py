@@ -106,34 +106,15 @@ def build_feature_table(
         for column, name in enumerate(categorical):
             labels[row, column] = _category(record, row, name, problems)
         if ids is not None and id_field is not None:
-            identifier = record.get(id_field)
-            if identifier is None:
-                problems.append(FieldProblem(
-                    f"records[{row}].{id_field}",
-                    f"missing; every record needs its id_field {id_field!r}", "missing",
-                ))
-            elif isinstance(identifier, str | int | float | bool):
+            identifier = _identifier(record, row, id_field, problems)
+            if identifier is not None:
                 ids.append(identifier)
-            else:
-                problems.append(FieldProblem(
-                    f"records[{row}].{id_field}",
-                    f"an id must be a string or a number (got {type(identifier).__name__})",
-                ))
         if len(problems) >= _MAX_PROBLEMS:
             break
     if problems:
         raise ToolInputError(problems)
 
-    for column, name in enumerate(categorical):
-        levels = len(set(labels[:, column]))
-        if levels > MAX_CATEGORY_LEVELS:
-            raise ToolInputError.at(
-                categorical_field,
-                f"categorical feature {name!r} has {levels} distinct values (the limit is "
-                f"{MAX_CATEGORY_LEVELS}); it looks like an identifier or free text: name it "
-                "as id_field, or leave it out of the features",
-                "too_many_categories",
-            )
+    _check_category_levels(labels, categorical, categorical_field)
     return FeatureTable(
         numeric_names=list(numeric),
         categorical_names=list(categorical),
@@ -214,6 +195,40 @@ def _number(
         problems.append(FieldProblem(field, f"must be a finite number (got {value})"))
         return 0.0
     return float(value)
+
+
+def _identifier(
+    record: Mapping[str, Any], row: int, id_field: str, problems: list[FieldProblem]
+) -> str | int | float | bool | None:
+    identifier = record.get(id_field)
+    if identifier is None:
+        problems.append(FieldProblem(
+            f"records[{row}].{id_field}",
+            f"missing; every record needs its id_field {id_field!r}", "missing",
+        ))
+        return None
+    if isinstance(identifier, str | int | float | bool):
+        return identifier
+    problems.append(FieldProblem(
+        f"records[{row}].{id_field}",
+        f"an id must be a string or a number (got {type(identifier).__name__})",
+    ))
+    return None
+
+
+def _check_category_levels(
+    labels: NDArray[np.object_], categorical: Sequence[str], field: str
+) -> None:
+    for column, name in enumerate(categorical):
+        levels = len(set(labels[:, column]))
+        if levels > MAX_CATEGORY_LEVELS:
+            raise ToolInputError.at(
+                field,
+                f"categorical feature {name!r} has {levels} distinct values (the limit is "
+                f"{MAX_CATEGORY_LEVELS}); it looks like an identifier or free text: name it "
+                "as id_field, or leave it out of the features",
+                "too_many_categories",
+            )
 
 
 def _category(

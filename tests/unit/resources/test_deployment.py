@@ -68,26 +68,33 @@ def restricted_violations(pod_spec: dict[str, Any]) -> list[str]:
     if pod_ctx.get("runAsUser") == 0:
         found.append("pod runAsUser 0")
     for ctr in pod_spec.get("containers", []) + pod_spec.get("initContainers", []):
-        ctx = ctr.get("securityContext") or {}
-        name = ctr["name"]
-        if ctx.get("privileged"):
-            found.append(f"{name}: privileged")
-        if ctx.get("allowPrivilegeEscalation") is not False:
-            found.append(f"{name}: allowPrivilegeEscalation must be false")
-        if not ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")):
-            found.append(f"{name}: runAsNonRoot must be true")
-        if ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 0:
-            found.append(f"{name}: runs as root")
-        seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            found.append(f"{name}: seccompProfile {seccomp}")
-        caps = ctx.get("capabilities") or {}
-        if "ALL" not in (caps.get("drop") or []):
-            found.append(f"{name}: capabilities must drop ALL")
-        if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
-            found.append(f"{name}: adds {caps['add']}")
-        if any(p.get("hostPort") for p in ctr.get("ports") or []):
-            found.append(f"{name}: hostPort")
+        found += [f"{ctr['name']}: {problem}" for problem in container_violations(ctr, pod_ctx)]
+    return found
+
+
+def container_violations(ctr: dict[str, Any], pod_ctx: dict[str, Any]) -> list[str]:
+    """What the restricted profile would refuse in one container (`pod_ctx`: the pod's
+    securityContext, whose settings a container inherits)."""
+    found = []
+    ctx = ctr.get("securityContext") or {}
+    if ctx.get("privileged"):
+        found.append("privileged")
+    if ctx.get("allowPrivilegeEscalation") is not False:
+        found.append("allowPrivilegeEscalation must be false")
+    if not ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")):
+        found.append("runAsNonRoot must be true")
+    if ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 0:
+        found.append("runs as root")
+    seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        found.append(f"seccompProfile {seccomp}")
+    caps = ctx.get("capabilities") or {}
+    if "ALL" not in (caps.get("drop") or []):
+        found.append("capabilities must drop ALL")
+    if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+        found.append(f"adds {caps['add']}")
+    if any(p.get("hostPort") for p in ctr.get("ports") or []):
+        found.append("hostPort")
     return found
 
 

@@ -703,6 +703,25 @@ MOVES = st.one_of(
 VERDICTS = st.lists(st.sampled_from([passed(), failed(), inconclusive()]), max_size=8)
 
 
+def assert_decision_invariants(decision: Decision, stable_before: str | None, desired: str,
+                               weights: set[int]) -> None:
+    """Whatever happened before: the stable revision is the old or the desired one, weights
+    are the configured steps, failures are bounded, and a canary means a rollout under way."""
+    assert decision.stable_revision in {stable_before, desired}
+    assert decision.canary_weight in weights
+    rollout = decision.rollout
+    if rollout is not None:
+        assert rollout.weight in weights
+        assert rollout.failures <= 2
+        assert (rollout.paused_at is not None) == (rollout.phase == "Paused")
+    assert all(isinstance(e.reason, Reason) for e in decision.events)
+    assert all(c.type in set(ConditionType) and c.reason in set(Reason)
+               for c in decision.conditions)
+    if decision.canary_revision is not None:
+        assert rollout is not None and rollout.phase in ("Progressing", "Paused")
+        assert decision.canary_revision == desired != decision.stable_revision
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(MOVES, max_size=25), VERDICTS, st.booleans())
 def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
@@ -735,19 +754,7 @@ def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
         stable_before = shell.status.stable_revision
         decision = shell.reconcile(at(seconds))
 
-        assert decision.stable_revision in {stable_before, revision_of(shell.spec)}
-        assert decision.canary_weight in weights
-        rollout = decision.rollout
-        if rollout is not None:
-            assert rollout.weight in weights
-            assert rollout.failures <= 2
-            assert (rollout.paused_at is not None) == (rollout.phase == "Paused")
-        assert all(isinstance(e.reason, Reason) for e in decision.events)
-        assert all(c.type in set(ConditionType) and c.reason in set(Reason)
-                   for c in decision.conditions)
-        if decision.canary_revision is not None:
-            assert rollout is not None and rollout.phase in ("Progressing", "Paused")
-            assert decision.canary_revision == revision_of(shell.spec) != decision.stable_revision
+        assert_decision_invariants(decision, stable_before, revision_of(shell.spec), weights)
         before, observed, now, last = shell.calls[-1]
         pending = observed.control not in (None, observed.applied_control) and (
             last.applied_control is None)
