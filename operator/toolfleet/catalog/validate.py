@@ -26,14 +26,9 @@ from toolfleet.api.common import TOOL_NAME_PATTERN, LabelSelector
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.api.toolservice import Tool, ToolServiceSpec
 from toolfleet.catalog.formats import gemini, mcp, openai
-from toolfleet.jsonschema.schema import (
-    Finding,
-    Path,
-    format_path,
-    nesting_depth,
-    resolve_local_ref,
-    walk,
-)
+from toolfleet.jsonschema.paths import Finding, Path, format_path
+from toolfleet.jsonschema.refs import resolve_local_ref
+from toolfleet.jsonschema.walker import nesting_depth, walk
 
 # Limits on what one tool may carry. Routers put every tool into the model's
 # context, so a catalog stays useful only while each tool stays small.

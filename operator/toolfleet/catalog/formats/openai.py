@@ -23,7 +23,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from toolfleet.catalog.model import Catalog, CatalogTool
-from toolfleet.jsonschema.schema import Finding, Path, resolve_local_ref
+from toolfleet.jsonschema.paths import Finding, Path
+from toolfleet.jsonschema.refs import inline_ref, recursive_refs, resolve_local_ref
 
 # What strict mode accepts, beyond the keywords that shape the value.
 STRICT_STRING_FORMATS = frozenset({
@@ -150,7 +151,7 @@ class _StrictConverter:
         self.reasons: list[Finding] = []
         self.property_count = 0
         self.enum_values = 0
-        self.recursive_defs = _recursive_defs(root)
+        self.recursive_defs = recursive_refs(root)
 
     def refuse(self, path: Path, message: str) -> None:
         self.reasons.append(Finding(path, message))
@@ -322,46 +323,10 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**describing, "anyOf": [rest, {"type": "null"}]}
 
 
-def _recursive_defs(root: Mapping[str, Any]) -> set[str]:
-    """References ('#' or '#/$defs/x') whose target can reach itself again."""
-    defs = root.get("$defs")
-    targets: dict[str, Any] = {"#": root}
-    if isinstance(defs, Mapping):
-        targets.update({f"#/$defs/{name}": sub for name, sub in defs.items()})
-    edges = {ref: _refs_in(sub, skip_defs=ref == "#") for ref, sub in targets.items()}
-    recursive = set()
-    for start in targets:
-        stack, seen = list(edges[start]), set()
-        while stack:
-            ref = stack.pop()
-            if ref == start:
-                recursive.add(start)
-                break
-            if ref in seen or ref not in edges:
-                continue
-            seen.add(ref)
-            stack.extend(edges[ref])
-    return recursive
-
-
-def _refs_in(node: Any, skip_defs: bool) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                found.add(value)
-            elif not (skip_defs and key == "$defs"):
-                found |= _refs_in(value, skip_defs=False)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _refs_in(item, skip_defs=False)
-    return found
-
-
 def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any], validator: Any) -> Any:
     if not isinstance(node, Mapping):
         return value
-    node = _resolved(node, root)
+    node = inline_ref(node, root)
     any_of = node.get("anyOf")
     if isinstance(any_of, list):
         value = _strip_by_branch(any_of, value, root, validator)
@@ -388,26 +353,15 @@ def _strip_by_branch(branches: list[Any], value: Any, root: Mapping[str, Any],
                      validator: Any) -> Any:
     """The value stripped as the first anyOf branch it then satisfies would strip it."""
     for branch in branches:
-        resolved = _resolved(branch, root)
-        if not isinstance(resolved, Mapping) or not _type_fits(resolved, value):
+        if not isinstance(branch, Mapping):
+            continue
+        resolved = inline_ref(branch, root)
+        if not _type_fits(resolved, value):
             continue
         stripped = _strip_nulls(resolved, value, root, validator)
         if validator.evolve(schema=branch).is_valid(stripped):
             return stripped
     return value
-
-
-def _resolved(node: Any, root: Mapping[str, Any]) -> Any:
-    """The node with its $ref (and the target's own, and so on) merged in."""
-    seen: set[str] = set()
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-        ref = node["$ref"]
-        target = resolve_local_ref(root, ref)
-        if ref in seen or not isinstance(target, Mapping):
-            break
-        seen.add(ref)
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
 
 
 def _type_fits(node: Mapping[str, Any], value: Any) -> bool:

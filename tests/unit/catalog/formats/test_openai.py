@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from toolfleet.catalog.formats import openai
-from toolfleet.jsonschema.schema import format_path, walk
+from toolfleet.jsonschema.paths import format_path
+from toolfleet.jsonschema.walker import walk
 
 from ..fixtures import catalog_of, corpus, tool
 from ..sdk import assert_openai_accepts
