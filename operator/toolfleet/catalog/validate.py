@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from toolfleet.api.common import TOOL_NAME_PATTERN, LabelSelector
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.api.toolservice import Tool, ToolServiceSpec
-from toolfleet.catalog.formats import gemini, mcp, openai
+from toolfleet.catalog.formats import gemini, mcp, openai_strict
 from toolfleet.jsonschema.paths import Finding, Path, format_path
 from toolfleet.jsonschema.refs import resolve_local_ref
 from toolfleet.jsonschema.walker import nesting_depth, walk
@@ -171,7 +171,7 @@ def target_warnings(schema: Mapping[str, Any], path: str = "inputSchema") -> lis
     problems = _findings_as_warnings(path, [
         Finding(f.path, f"OpenAI strict mode is not possible: {f.message}; the tool is "
                 "published without strict")
-        for f in openai.strict_findings(schema)
+        for f in openai_strict.strict_findings(schema)
     ], "openai")
     problems += _findings_as_warnings(path, gemini.unsupported_keywords(schema), "gemini")
     return problems
