@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from toolfleet.api.common import GROUP, VERSION
+from toolfleet.jsonschema.refs import inline_ref
 
 # Keys of pydantic's JSON Schema that mean nothing to the API server.
 _DROPPED_KEYS = {"title", "$defs", "additionalProperties", "const", "examples"}
@@ -44,11 +45,7 @@ def structural_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in node:
-        target = defs[node["$ref"].rsplit("/", 1)[-1]]
-        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        return merged
-    return node
+    return inline_ref(node, {"$defs": defs})
 
 
 def _model_for(node: dict[str, Any], owner: type[BaseModel] | None,

@@ -36,6 +36,7 @@ from typing import Any
 
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.render import FORMATS, render
+from toolfleet.jsonschema.canonical import canonical_json
 
 CONFIGMAP_PREFIX = "toolfleet-catalog-"
 CATALOG_LABEL = "toolfleet.io/catalog"
@@ -348,9 +349,8 @@ def _manifest(catalog: Catalog, items: list[_Item],
         }
         for item in items
     }
-    return json.dumps({"version": MANIFEST_VERSION, "catalog": catalog.name,
-                       "hash": catalog.hash, "formats": formats},
-                      sort_keys=True, separators=(",", ":"))
+    return canonical_json({"version": MANIFEST_VERSION, "catalog": catalog.name,
+                           "hash": catalog.hash, "formats": formats})
 
 
 def _configmap(catalog: Catalog, namespace: str, labels: Mapping[str, str],

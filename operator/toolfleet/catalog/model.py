@@ -7,8 +7,6 @@ the value in ToolCatalog status.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from pydantic import Field
@@ -16,6 +14,7 @@ from pydantic import Field
 from toolfleet.api.common import ApiModel
 from toolfleet.api.toolcatalog import Conflict, ConflictResolution, Exclusion
 from toolfleet.api.toolservice import Exposure, Protocol, ToolAnnotations
+from toolfleet.jsonschema.canonical import canonical_hash
 from toolfleet.resources.tracks import Track
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "Endpoint",
     "Exclusion",
     "Track",
-    "canonical_json",
     "hash_tools",
 ]
 
@@ -95,16 +93,6 @@ class Catalog(ApiModel):
     )
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: one text per value, whatever the key order.
-
-    The API server hands custom resources back with object keys sorted anyway
-    (it stores them as Go maps), so sorting loses no author intent.
-    """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
-
-
 def hash_tools(tools: list[CatalogTool]) -> str:
     """sha256 over the canonical JSON of the tools sorted by name.
 
@@ -112,4 +100,4 @@ def hash_tools(tools: list[CatalogTool]) -> str:
     inputs always give the same hash and an ETag survives operator restarts.
     """
     ordered = sorted((tool.to_wire() for tool in tools), key=lambda wire: str(wire["name"]))
-    return hashlib.sha256(canonical_json(ordered).encode()).hexdigest()
+    return canonical_hash(ordered)

@@ -10,7 +10,8 @@ from typing import Any
 
 from toolfleet.api.toolcatalog import CatalogFormat
 from toolfleet.catalog.formats import anthropic, gemini, mcp, openai
-from toolfleet.catalog.model import Catalog, canonical_json
+from toolfleet.catalog.model import Catalog
+from toolfleet.jsonschema.canonical import canonical_json
 
 # The API's list of formats, in its order: canonical, openai, anthropic, gemini, mcp.
 FORMATS = tuple(str(f.value) for f in CatalogFormat)

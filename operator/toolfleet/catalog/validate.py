@@ -25,15 +25,10 @@ from pydantic import BaseModel, ValidationError
 from toolfleet.api.common import TOOL_NAME_PATTERN, LabelSelector
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.api.toolservice import Tool, ToolServiceSpec
-from toolfleet.catalog.formats import gemini, mcp, openai
-from toolfleet.jsonschema.schema import (
-    Finding,
-    Path,
-    format_path,
-    nesting_depth,
-    resolve_local_ref,
-    walk,
-)
+from toolfleet.catalog.formats import gemini, mcp, openai_strict
+from toolfleet.jsonschema.paths import Finding, Path, format_path
+from toolfleet.jsonschema.refs import resolve_local_ref
+from toolfleet.jsonschema.walker import nesting_depth, walk
 
 # Limits on what one tool may carry. Routers put every tool into the model's
 # context, so a catalog stays useful only while each tool stays small.
@@ -176,7 +171,7 @@ def target_warnings(schema: Mapping[str, Any], path: str = "inputSchema") -> lis
     problems = _findings_as_warnings(path, [
         Finding(f.path, f"OpenAI strict mode is not possible: {f.message}; the tool is "
                 "published without strict")
-        for f in openai.strict_findings(schema)
+        for f in openai_strict.strict_findings(schema)
     ], "openai")
     problems += _findings_as_warnings(path, gemini.unsupported_keywords(schema), "gemini")
     return problems

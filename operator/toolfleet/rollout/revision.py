@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from toolfleet.api.toolservice import ToolServiceSpec
+from toolfleet.jsonschema.canonical import canonical_hash
 
 # Fields whose change needs new pods. Autoscaling, rollout and access settings
 # change how pods are run or reached, not what they are, so they are left out.
@@ -20,5 +18,4 @@ def revision_of(spec: ToolServiceSpec) -> str:
     """A short, stable hash of the pod-affecting spec; equal specs give equal revisions."""
     relevant = spec.model_dump(include=set(POD_AFFECTING_FIELDS), by_alias=True,
                                exclude_none=True, mode="json")
-    canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:REVISION_LENGTH]
+    return canonical_hash(relevant, length=REVISION_LENGTH, ensure_ascii=True)

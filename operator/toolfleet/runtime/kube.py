@@ -7,7 +7,6 @@ a reconcile which changes nothing writes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from toolfleet.api.common import now_rfc3339
+from toolfleet.jsonschema.canonical import canonical_hash
 from toolfleet.metrics import API_WRITES
 from toolfleet.resources.meta import APPLIED_HASH_ANNOTATION
 
@@ -207,8 +207,7 @@ def watch_objects(kind: str, resource_version: str, label_selector: str | None =
 
 def applied_hash(obj: Mapping[str, Any]) -> str:
     """A hash of the object as we want it, stored on it to recognise an unchanged apply."""
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return canonical_hash(obj, length=16, ensure_ascii=True)
 
 
 def apply(obj: Mapping[str, Any], field_manager: str) -> dict[str, Any]:

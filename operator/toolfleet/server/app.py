@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolfleet.catalog.render import FORMATS
+from toolfleet.jsonschema.canonical import canonical_json
 from toolfleet.server.catalog import CatalogChange, CatalogStore, Subscription
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ async def catalog_events(request: web.Request) -> web.StreamResponse:
 
 
 def _event(change: CatalogChange) -> bytes:
-    data = json.dumps(change.to_wire(), sort_keys=True, separators=(",", ":"))
+    data = canonical_json(change.to_wire(), ensure_ascii=True)
     return f"event: catalog\ndata: {data}\n\n".encode()
 
 

@@ -19,7 +19,7 @@ from toolfleet.api import rules
 from toolfleet.api.crd import build_crd
 from toolfleet.api.registry import ALL
 from toolfleet.api.toolservice import NAME_RULES, ToolServiceSpec
-from toolfleet.jsonschema.schema import format_path
+from toolfleet.jsonschema.paths import format_path
 
 
 def declared_rules() -> set[tuple[type[BaseModel], str]]:

@@ -5,15 +5,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolfleet.catalog.model import canonical_json, hash_tools
+from toolfleet.catalog.model import hash_tools
 
 from .fixtures import catalog_of, tool
 from .strategies import Node, object_schemas, reorder_keys
-
-
-def test_canonical_json_sorts_keys_and_has_no_spaces() -> None:
-    assert canonical_json({"b": 1, "a": [{"d": None, "c": "é"}]}) == \
-        '{"a":[{"c":"é","d":null}],"b":1}'
 
 
 def test_hash_is_sha256_hex_of_the_tools() -> None:

@@ -117,6 +117,28 @@ def test_self_referencing_root_terminates() -> None:
     ]
 
 
+@pytest.mark.parametrize(("ref", "says"), [
+    ("other.json#/x", "uses $ref 'other.json#/x', which is not a local reference"),
+    ("#anchor", "uses $ref '#anchor', an anchor the checker does not follow"),
+    ("#/$defs/gone", "uses $ref '#/$defs/gone', which points nowhere"),
+])
+def test_a_reference_the_checker_cannot_follow_is_an_unproven_break(ref: str, says: str) -> None:
+    old = {"type": "object", "properties": {"a": {"type": "string"}}}
+    new = {"type": "object", "properties": {"a": {"$ref": ref}}}
+    [found] = compare_input_schema(old, new)
+    assert (found.path, found.proven) == ("$.properties.a", False)
+    assert found.message == f"input property 'a' {says}; it could not be proven compatible"
+
+
+def test_a_percent_encoded_reference_is_followed() -> None:
+    old = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    new = {"type": "object", "properties": {"a": {"$ref": "#/$defs/a%20b"}},
+           "$defs": {"a b": {"type": "integer", "maximum": 3}}}
+    [found] = compare_input_schema(old, new)
+    assert (found.path, found.message) == ("$.properties.a.maximum",
+                                           "input property 'a' gained maximum 3")
+
+
 # -- properties ------------------------------------------------------------------
 
 NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f", "g"])

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from toolfleet.catalog.model import Catalog, CatalogTool
-from toolfleet.jsonschema.schema import ANNOTATION_KEYWORDS, Finding, walk, without_keyword
+from toolfleet.jsonschema.paths import Finding
+from toolfleet.jsonschema.walker import ANNOTATION_KEYWORDS, walk, without_keyword
 
 # The keywords Gemini reads: those of its own Schema type (in JSON spelling) and
 # those its JSON Schema support documents. Others may be ignored.

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from toolfleet.catalog.formats import gemini
-from toolfleet.jsonschema.schema import format_path
+from toolfleet.jsonschema.paths import format_path
 
 from ..fixtures import catalog_of, corpus, tool
 from ..sdk import assert_gemini_accepts, keys_anywhere

@@ -1,14 +1,8 @@
-"""Walking schemas by keyword (operator/toolfleet/catalog/schema.py)."""
+"""Walking schemas by keyword (operator/toolfleet/jsonschema/walker.py)."""
 
 from __future__ import annotations
 
-from toolfleet.jsonschema.schema import (
-    format_path,
-    nesting_depth,
-    resolve_local_ref,
-    walk,
-    without_keyword,
-)
+from toolfleet.jsonschema.walker import nesting_depth, subschemas, walk, without_keyword
 
 SCHEMA = {
     "type": "object",
@@ -36,20 +30,15 @@ def test_without_keyword_keeps_a_property_of_that_name() -> None:
     assert stripped["properties"]["type"] == {"items": {"$ref": "#/$defs/A"}}
 
 
-def test_local_references_resolve_with_pointer_escapes() -> None:
-    assert resolve_local_ref(SCHEMA, "#/$defs/A") == {"type": "string"}
-    assert resolve_local_ref(SCHEMA, "#/properties/a~1b/anyOf/1") == {"type": "integer"}
-    assert resolve_local_ref(SCHEMA, "#") is SCHEMA
-    assert resolve_local_ref(SCHEMA, "#/$defs/B") is None
-    assert resolve_local_ref(SCHEMA, "other.json#/x") is None
-
-
-def test_paths_read_like_the_document() -> None:
-    assert format_path("spec.tools[2].inputSchema", ("properties", "a b", "items", "anyOf", 1)) \
-        == 'spec.tools[2].inputSchema.properties["a b"].items.anyOf[1]'
-    assert format_path("", ("$defs", "A")) == "$defs.A"
-
-
 def test_nesting_depth_counts_levels() -> None:
     assert nesting_depth({"type": "string"}) == 1
     assert nesting_depth(SCHEMA) == 3
+
+
+def test_subschemas_include_booleans_and_skip_values_that_are_not_schemas() -> None:
+    node = {"additionalProperties": False, "items": {"type": "string"}, "enum": [{"a": 1}],
+            "const": {"type": "x"}, "prefixItems": [True]}
+    assert list(subschemas(node)) == [
+        (("additionalProperties",), False), (("items",), {"type": "string"}),
+        (("prefixItems", 0), True),
+    ]

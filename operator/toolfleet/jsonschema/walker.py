@@ -1,19 +1,21 @@
-"""Walking JSON Schemas (2020-12) by keyword, and naming places in them.
+"""Walking a JSON Schema by keyword: the one place that knows which keywords
+hold subschemas.
 
 Validators and renderers both need to visit every subschema without mistaking
-a property *named* "type" for the keyword `type`; this module is the one place
-that knows which keywords hold subschemas.
+a property *named* "type" for the keyword `type`. The keywords come from JSON
+Schema 2020-12: the applicators of Core §10 (`allOf`, `anyOf`, `oneOf`, `not`,
+`if`/`then`/`else`, `dependentSchemas`, `prefixItems`, `items`, `contains`,
+`properties`, `patternProperties`, `additionalProperties`, `propertyNames`),
+the unevaluated vocabulary of Core §11, `contentSchema` (Validation §8.5) and
+`$defs` (Core §8.2.4), plus draft-07's `definitions`, which tools still use.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-PathPart = str | int
-Path = tuple[PathPart, ...]
+from toolfleet.jsonschema.paths import Path
 
 # Keywords whose value is one subschema, a list of them, or a map of name to subschema.
 SINGLE_SUBSCHEMA_KEYWORDS = frozenset({
@@ -25,21 +27,12 @@ MAP_SUBSCHEMA_KEYWORDS = frozenset({
     "properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
 })
 
-# Keywords that only describe and never reject a value.
+# Keywords that only describe and never reject a value: the meta-data
+# vocabulary (Validation §9), `$comment` (Core §8.3) and `$schema` (Core §8.1.1).
 ANNOTATION_KEYWORDS = frozenset({
     "title", "description", "default", "examples", "$comment", "deprecated",
     "readOnly", "writeOnly", "$schema",
 })
-
-_PLAIN_SEGMENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something noticed at a place in a schema; `path` is relative to the schema root."""
-
-    path: Path
-    message: str
 
 
 def subschemas(node: Mapping[str, Any]) -> Iterator[tuple[Path, Any]]:
@@ -59,7 +52,10 @@ def subschemas(node: Mapping[str, Any]) -> Iterator[tuple[Path, Any]]:
 
 
 def walk(schema: Any, path: Path = ()) -> Iterator[tuple[Path, Mapping[str, Any]]]:
-    """Every object subschema (the root included), depth first, with its path."""
+    """Every object subschema (the root included), depth first, with its path.
+
+    References are not followed: each subschema is visited where it is written.
+    """
     if not isinstance(schema, Mapping):
         return
     yield path, schema
@@ -68,7 +64,7 @@ def walk(schema: Any, path: Path = ()) -> Iterator[tuple[Path, Mapping[str, Any]
 
 
 def nesting_depth(schema: Any) -> int:
-    """How deeply subschemas nest: 1 for a schema without subschemas."""
+    """How deeply subschemas nest: 1 for a schema without subschemas, 0 for a boolean."""
     if not isinstance(schema, Mapping):
         return 0
     return 1 + max((nesting_depth(child) for _, child in subschemas(schema)), default=0)
@@ -94,36 +90,3 @@ def without_keyword(schema: Any, keyword: str) -> Any:
         else:
             out[key] = value
     return out
-
-
-def resolve_local_ref(root: Mapping[str, Any], ref: str) -> Any | None:
-    """The subschema a local reference ('#' or '#/json/pointer') points to, or None."""
-    if ref == "#":
-        return root
-    if not ref.startswith("#/"):
-        return None
-    node: Any = root
-    for raw in ref[2:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def format_path(base: str, path: Path) -> str:
-    """A readable location: format_path('tools[2].inputSchema', ('properties', 'a b'))
-    gives 'tools[2].inputSchema.properties["a b"]'."""
-    text = base
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_SEGMENT.match(part):
-            text += f".{part}" if text else part
-        else:
-            escaped = part.replace("\\", "\\\\").replace('"', '\\"')
-            text += f'["{escaped}"]'
-    return text
