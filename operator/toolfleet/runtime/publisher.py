@@ -140,7 +140,7 @@ async def run_publisher(publisher: CatalogPublisher, observe: Callable[[], recon
         elif failed < backoff.max_attempts:
             delay = backoff.delay(failed)
             failed += 1
-            log.warning("publishing catalogs: %s; retrying in %.0fs", "; ".join(failures), delay)
+            log.warning("publishing catalogs again in %.0fs: %s", delay, "; ".join(failures))
             await asyncio.sleep(delay)
             dirty.set()
         else:
