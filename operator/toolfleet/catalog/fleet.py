@@ -1,19 +1,24 @@
 """Every catalog of the fleet, from the observed ToolServices, ToolCatalogs and namespaces.
 
-Pure: the shell (handlers/catalog.py) feeds it what the watches hold and
-publishes what it returns.
+Pure: `reconcile.catalog` feeds it what the watches hold and plans the
+publish from what it returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from toolfleet.api.common import Condition
-from toolfleet.api.toolcatalog import CollisionStrategy, ToolCatalogSpec, ToolCatalogStatus
+from toolfleet.api.conditions import ConditionType, Reason, condition
+from toolfleet.api.toolcatalog import (
+    SHORT_HASH_LENGTH,
+    CollisionStrategy,
+    ToolCatalogSpec,
+    ToolCatalogStatus,
+)
 from toolfleet.catalog.build import build_catalog
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.selection import (
@@ -110,30 +115,30 @@ def build_all(targets: Iterable[CatalogTarget],
 
 
 def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog,
-                   config_maps: list[str], now: str) -> ToolCatalogStatus:
+                   config_maps: Sequence[str], now: str) -> ToolCatalogStatus:
     """A ToolCatalog's status after publishing `catalog` into `config_maps`."""
     problems = len(catalog.conflicts) + len(catalog.excluded)
-    conditions = set_condition(current.conditions, Condition(
-        type="Ready", status="True", reason="Published",
-        message=f"{len(catalog.tools)} tool(s) published in {len(config_maps)} ConfigMap(s)",
-        last_transition_time=now, observed_generation=generation))
+    ready = condition(
+        ConditionType.ready, True, Reason.published,
+        f"{len(catalog.tools)} tool(s) published in {len(config_maps)} ConfigMap(s)",
+        generation=generation, now=now)
     if problems:
-        degraded = Condition(
-            type="Degraded", status="True", reason="ToolsLeftOut",
-            message=f"{len(catalog.conflicts)} name conflict(s), {len(catalog.excluded)} "
+        degraded = condition(
+            ConditionType.degraded, True, Reason.tools_left_out,
+            f"{len(catalog.conflicts)} name conflict(s), {len(catalog.excluded)} "
             "tool(s) excluded: see status.conflicts and status.excluded",
-            last_transition_time=now, observed_generation=generation)
+            generation=generation, now=now)
     else:
-        degraded = Condition(type="Degraded", status="False", reason="AsExpected", message="",
-                             last_transition_time=now, observed_generation=generation)
-    conditions = set_condition(conditions, degraded)
+        degraded = condition(ConditionType.degraded, False, Reason.as_expected, "",
+                             generation=generation, now=now)
+    conditions = set_condition(set_condition(current.conditions, ready), degraded)
     return current.model_copy(update={
         "observed_generation": generation,
         "conditions": conditions,
         "tool_count": len(catalog.tools),
         "hash": catalog.hash,
-        "short_hash": catalog.hash[:12],
-        "config_maps": config_maps,
+        "short_hash": catalog.hash[:SHORT_HASH_LENGTH],
+        "config_maps": list(config_maps),
         "conflicts": catalog.conflicts,
         "excluded": catalog.excluded,
     })
@@ -142,9 +147,9 @@ def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog
 def invalid_catalog_status(current: ToolCatalogStatus, generation: int, message: str,
                            now: str) -> ToolCatalogStatus:
     """A ToolCatalog whose spec cannot be read: Ready=False, the last publish stays."""
-    conditions = set_condition(current.conditions, Condition(
-        type="Ready", status="False", reason="InvalidSpec", message=message,
-        last_transition_time=now, observed_generation=generation))
+    conditions = set_condition(current.conditions, condition(
+        ConditionType.ready, False, Reason.invalid_spec, message,
+        generation=generation, now=now))
     return current.model_copy(update={"observed_generation": generation,
                                       "conditions": conditions})
 

@@ -6,7 +6,7 @@ object into a `ServiceEntry` without any API call, so the builder stays pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,10 @@ from toolfleet.rollout.revision import revision_of
 CANARY_SERVING_PHASES = frozenset({RolloutPhase.progressing.value, RolloutPhase.paused.value})
 # Shown for the stable endpoint of a canary when status has not recorded it.
 UNKNOWN_VERSION = "unknown"
+
+
+# A ToolService by (namespace, name).
+ServiceKey = tuple[str, str]
 
 
 class EntryError(ValueError):
@@ -100,3 +104,27 @@ def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str]
         namespace=namespace, name=name, spec=spec, endpoints=endpoints, ready=ready,
         labels=dict(metadata.get("labels") or {}), namespace_labels=dict(namespace_labels),
     )
+
+
+def settled_toolservices(observed: Iterable[Mapping[str, Any]],
+                         previous: Mapping[ServiceKey, Mapping[str, Any]]
+                         ) -> dict[ServiceKey, Mapping[str, Any]]:
+    """Each observed ToolService as last reconciled: a spec change counts once its status follows.
+
+    Between a spec change and the status written for it, the object mixes the
+    new spec with the old revision; publishing that would change the catalog
+    twice for one edit. So where status.observedGeneration lags
+    metadata.generation, the body settled `previous`ly stands, if there is one
+    (a ToolService seen for the first time counts as it is). A ToolService no
+    longer observed is left out.
+    """
+    settled: dict[ServiceKey, Mapping[str, Any]] = {}
+    for body in observed:
+        meta = body["metadata"]
+        key = (str(meta["namespace"]), str(meta["name"]))
+        observed_generation = (body.get("status") or {}).get("observedGeneration")
+        if observed_generation == meta.get("generation") or key not in previous:
+            settled[key] = body
+        else:
+            settled[key] = previous[key]
+    return settled

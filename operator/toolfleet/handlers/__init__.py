@@ -1,5 +1,5 @@
 """kopf handlers: importing this package registers them."""
 
-from toolfleet.handlers import catalog, indices, operator, toolservice
+from toolfleet.handlers import admission, catalog, indices, operator, toolservice
 
-__all__ = ["catalog", "indices", "operator", "toolservice"]
+__all__ = ["admission", "catalog", "indices", "operator", "toolservice"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -26,50 +25,12 @@ from toolfleet.catalog.selection import DEFAULT_CATALOG_NAME
 from toolfleet.catalog.source import ServiceEntry
 from toolfleet.status.conditions import find
 
-from .fixtures import tool
+from .objects import T1, toolcatalog, toolservice
 
 PROPERTIES = settings(max_examples=50, deadline=None)
 OPERATOR_NAMESPACE = "toolfleet-system"
-T1, T2, T3 = "2025-01-01T00:00:00Z", "2025-01-01T00:05:00Z", "2025-01-01T00:10:00Z"
+T2, T3 = "2025-01-01T00:05:00Z", "2025-01-01T00:10:00Z"
 CONFIG_MAPS = ["toolcatalog-team-a.tools"]
-
-
-def uid(kind: str, namespace: str, name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{kind}/{namespace}/{name}"))
-
-
-def toolservice(name: str, namespace: str = "team-a", tools: list[str] | None = None, *,
-                exposure: str = "public", ready: bool | None = True,
-                labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """A ToolService as the API server stores it; ready=None: not reconciled yet (no status)."""
-    body: dict[str, Any] = {
-        "apiVersion": "toolfleet.io/v1alpha1",
-        "kind": "ToolService",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid("ts", namespace, name),
-                     "labels": labels or {}, "generation": 1, "resourceVersion": "4711",
-                     "creationTimestamp": T1},
-        "spec": {"version": "1.0.0", "image": f"registry.example/{name}:1",
-                 "access": {"exposure": exposure},
-                 "tools": [tool(t, f"The {t} tool.") for t in (tools or ["lookup"])]},
-    }
-    if ready is not None:
-        body["status"] = {"observedGeneration": 1, "conditions": [{
-            "type": "Ready", "status": "True" if ready else "False",
-            "reason": "ReplicasReady" if ready else "ReplicasNotReady",
-            "message": "", "lastTransitionTime": T1, "observedGeneration": 1}]}
-    return body
-
-
-def toolcatalog(name: str, namespace: str = "team-a",
-                spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A ToolCatalog as the API server stores it."""
-    return {
-        "apiVersion": "toolfleet.io/v1alpha1",
-        "kind": "ToolCatalog",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid("tc", namespace, name),
-                     "generation": 1, "resourceVersion": "815"},
-        "spec": {} if spec is None else spec,
-    }
 
 
 def entries(*bodies: dict[str, Any],

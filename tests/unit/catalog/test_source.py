@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from toolfleet.catalog.model import Endpoint
-from toolfleet.catalog.source import EntryError, entry_from_body
+from toolfleet.catalog.source import EntryError, entry_from_body, settled_toolservices
 from toolfleet.resources.tracks import Track
 
 from .fixtures import READY, body
@@ -91,3 +93,42 @@ def test_an_object_without_name_is_refused() -> None:
     del nameless["metadata"]["name"]
     with pytest.raises(EntryError, match=r"lacks metadata\.name"):
         entry_from_body(nameless, {}, cluster_domain="cluster.local")
+
+
+# -- settled_toolservices ---------------------------------------------------------------
+
+def at(name: str, generation: int, observed: int | None, version: str = "1.0.0"
+       ) -> dict[str, Any]:
+    """A ToolService at `generation` whose status was written for `observed` (None: never)."""
+    found = body(name, version=version)
+    found["metadata"]["generation"] = generation
+    if observed is None:
+        del found["status"]
+    else:
+        found["status"]["observedGeneration"] = observed
+    return found
+
+
+def test_a_reconciled_toolservice_counts_as_it_is() -> None:
+    old, new = at("search", 1, 1), at("search", 2, 2, version="2.0.0")
+    assert settled_toolservices([new], {("team-a", "search"): old}) == {
+        ("team-a", "search"): new}
+
+
+def test_a_spec_change_counts_only_once_its_status_follows() -> None:
+    old = at("search", 1, 1)
+    edited = at("search", 2, 1, version="2.0.0")
+    settled = settled_toolservices([edited], {("team-a", "search"): old})
+    assert settled == {("team-a", "search"): old}
+    followed = at("search", 2, 2, version="2.0.0")
+    assert settled_toolservices([followed], settled) == {("team-a", "search"): followed}
+
+
+def test_a_toolservice_seen_for_the_first_time_counts_before_its_first_reconcile() -> None:
+    fresh = at("search", 1, None)
+    assert settled_toolservices([fresh], {}) == {("team-a", "search"): fresh}
+
+
+def test_a_toolservice_no_longer_observed_is_left_out() -> None:
+    gone = at("search", 1, 1)
+    assert settled_toolservices([], {("team-a", "search"): gone}) == {}
