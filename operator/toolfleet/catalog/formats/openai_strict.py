@@ -93,12 +93,27 @@ def accepts_null(node: Any, root: Mapping[str, Any], _seen: frozenset[str] = fro
     if not isinstance(node, Mapping):
         return False
     ref = node.get("$ref")
-    if isinstance(ref, str):
-        if ref in _seen:
-            return False
-        target = resolve_local_ref(root, ref)
-        if not accepts_null(target, root, _seen | {ref}):
-            return False
+    if isinstance(ref, str) and not _ref_target_accepts_null(ref, root, _seen):
+        return False
+    if not _value_keywords_allow_null(node):
+        return False
+    any_of = node.get("anyOf")
+    if isinstance(any_of, list):
+        return any(accepts_null(branch, root, _seen) for branch in any_of)
+    # Within the keywords strict mode allows, nothing else can reject null.
+    return True
+
+
+def _ref_target_accepts_null(ref: str, root: Mapping[str, Any], seen: frozenset[str]) -> bool:
+    """Whether the target of `ref` accepts null; a reference back to one being
+    followed refuses, so a recursive definition cannot loop."""
+    if ref in seen:
+        return False
+    return accepts_null(resolve_local_ref(root, ref), root, seen | {ref})
+
+
+def _value_keywords_allow_null(node: Mapping[str, Any]) -> bool:
+    """Whether the node's own type, enum and const leave null allowed."""
     kind = node.get("type")
     if isinstance(kind, str) and kind != "null":
         return False
@@ -106,13 +121,7 @@ def accepts_null(node: Any, root: Mapping[str, Any], _seen: frozenset[str] = fro
         return False
     if "enum" in node and None not in node["enum"]:
         return False
-    if "const" in node and node["const"] is not None:
-        return False
-    any_of = node.get("anyOf")
-    if isinstance(any_of, list):
-        return any(accepts_null(branch, root, _seen) for branch in any_of)
-    # Within the keywords strict mode allows, nothing else can reject null.
-    return True
+    return not ("const" in node and node["const"] is not None)
 
 
 def arguments_from_strict(schema: Mapping[str, Any], arguments: Any) -> Any:
@@ -177,6 +186,17 @@ class _StrictConverter:
         if "$ref" in node and len(set(node) - STRICT_DROPPED_ANNOTATIONS) > 1:
             return self.convert_ref_with_siblings(node, path, depth)
 
+        out = self.supported_keywords(node, path)
+        self.check_shape(node, path, is_root)
+        if "$defs" in node:
+            self.convert_defs(node["$defs"], out, path, is_root)
+        self.check_keyword_values(node, path)
+        self.convert_subschemas(node, out, path, depth, is_root)
+        return out
+
+    def supported_keywords(self, node: Mapping[str, Any], path: Path) -> dict[str, Any]:
+        """The node's keywords strict mode accepts; refused ones are reported,
+        annotations it refuses but that change no result are dropped."""
         out: dict[str, Any] = {}
         for keyword, value in node.items():
             if keyword in STRICT_DROPPED_ANNOTATIONS:
@@ -185,18 +205,22 @@ class _StrictConverter:
                 self.refuse((*path, keyword), f"'{keyword}' is not supported in strict mode")
                 continue
             out[keyword] = value
-        self.check_shape(node, path, is_root)
+        return out
 
-        kinds = _types_of(node)
-        if "$defs" in node:
-            if not is_root:
-                self.refuse((*path, "$defs"), "'$defs' is only supported at the root in "
-                            "strict mode")
-            elif isinstance(node["$defs"], Mapping):
-                out["$defs"] = {
-                    name: self.convert(sub, ("$defs", name), depth=1)
-                    for name, sub in node["$defs"].items()
-                }
+    def convert_defs(self, defs: Any, out: dict[str, Any], path: Path, is_root: bool) -> None:
+        """Convert `$defs` into `out`; strict mode allows them only at the root."""
+        if not is_root:
+            self.refuse((*path, "$defs"), "'$defs' is only supported at the root in "
+                        "strict mode")
+        elif isinstance(defs, Mapping):
+            out["$defs"] = {
+                name: self.convert(sub, ("$defs", name), depth=1)
+                for name, sub in defs.items()
+            }
+
+    def check_keyword_values(self, node: Mapping[str, Any], path: Path) -> None:
+        """Refuse references and formats strict mode cannot follow, and count enum
+        values towards its overall limit."""
         ref = node.get("$ref")
         if isinstance(ref, str) and not (ref == "#" or ref.startswith("#/$defs/")):
             self.refuse((*path, "$ref"), f"reference {ref!r} is not supported in strict mode; "
@@ -207,6 +231,11 @@ class _StrictConverter:
         if fmt is not None and fmt not in STRICT_STRING_FORMATS:
             self.refuse((*path, "format"), f"format {fmt!r} is not supported in strict mode "
                         f"(supported: {', '.join(sorted(STRICT_STRING_FORMATS))})")
+
+    def convert_subschemas(self, node: Mapping[str, Any], out: dict[str, Any], path: Path,
+                           depth: int, is_root: bool) -> None:
+        """Convert the schemas nested in the node (properties, items, anyOf) into `out`."""
+        kinds = _types_of(node)
         if "object" in kinds or "properties" in node:
             self.convert_object(node, out, path, depth, is_root)
         if "array" in kinds:
@@ -220,7 +249,6 @@ class _StrictConverter:
                 self.convert(branch, (*path, "anyOf", i), depth + 1)
                 for i, branch in enumerate(node["anyOf"])
             ]
-        return out
 
     def check_shape(self, node: Mapping[str, Any], path: Path, is_root: bool) -> None:
         kind = node.get("type")

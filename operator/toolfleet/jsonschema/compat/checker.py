@@ -125,19 +125,11 @@ class Checker:
                 and not has_ref(sup_d)):
             return  # identical and self-contained: nothing can differ
 
-        # allOf on the sup side is a conjunction: the sub must fit every part.
-        if "allOf" in sup_d:
-            for index, part in enumerate(as_list(sup_d.pop("allOf"))):
-                self.check(sub_d, part, (*path, "allOf", index), depth + 1)
-        if "allOf" in sub_d:
-            try:
-                folded = fold_all_of(sub_d, self.sub_root)
-            except Unprovable as err:
-                self.report(path, f"{err}; it could not be proven compatible", proven=False)
-                return
-            if folded is False:
-                return
-            sub_d = folded if isinstance(folded, dict) else {}
+        self._check_sup_all_of(sub_d, sup_d, path, depth)
+        folded = self._fold_sub_all_of(sub_d, path)
+        if folded is None:
+            return
+        sub_d = folded
 
         values = finite_values(sub_d)
         if values is not None:
@@ -152,6 +144,30 @@ class Checker:
         for kw, branches in sup_unions:
             unions.cover(self, sub_d, branches, kw, (*path, kw), depth, set())
         keywords.check_keywords(self, sub_d, sup_d, path, depth)
+
+    def _check_sup_all_of(self, sub: dict[str, Any], sup: dict[str, Any], path: Path,
+                          depth: int) -> None:
+        """Check the sub against each part of the sup's allOf, removing it from `sup`.
+
+        allOf on the sup side is a conjunction: the sub must fit every part.
+        """
+        if "allOf" in sup:
+            for index, part in enumerate(as_list(sup.pop("allOf"))):
+                self.check(sub, part, (*path, "allOf", index), depth + 1)
+
+    def _fold_sub_all_of(self, sub: dict[str, Any], path: Path) -> dict[str, Any] | None:
+        """The sub with its allOf folded in; None when nothing is left to check,
+        because it allows no value or could not be folded (which is reported)."""
+        if "allOf" not in sub:
+            return sub
+        try:
+            folded = fold_all_of(sub, self.sub_root)
+        except Unprovable as err:
+            self.report(path, f"{err}; it could not be proven compatible", proven=False)
+            return None
+        if folded is False:
+            return None
+        return folded if isinstance(folded, dict) else {}
 
     def _check_sub_union(self, sub: dict[str, Any], sub_union: str, sup: dict[str, Any],
                          sup_unions: Sequence[tuple[str, list[Any]]], path: Path,

@@ -96,30 +96,49 @@ def merge(first: Any, second: Any) -> Schema:
     for key, value in second.items():
         if key not in merged or canonical_json(merged[key]) == canonical_json(value):
             merged[key] = value
-        elif key == "type":
-            both = [t for t in as_types(merged[key]) if type_accepts(as_types(value), t)]
-            both += [t for t in as_types(value)
-                     if t == "integer" and "number" in as_types(merged[key])]
-            merged[key] = sorted(set(both), key=type_order)
-        elif key == "required":
-            merged[key] = sorted({*as_list(merged[key]), *as_list(value)}, key=str)
-        elif key == "enum":
-            keep = {canonical_json(v) for v in as_list(value)}
-            merged[key] = [v for v in as_list(merged[key]) if canonical_json(v) in keep]
-        elif key == "properties":
-            props = dict(as_mapping(merged[key]))
-            for name, schema in as_mapping(value).items():
-                props[name] = {"allOf": [props[name], schema]} if name in props else schema
-            merged[key] = props
-        elif key in ("minimum", "minLength", "minItems", "minProperties") and are_numbers(
-                merged[key], value):
-            merged[key] = max(merged[key], value)
-        elif key in ("maximum", "maxLength", "maxItems", "maxProperties") and are_numbers(
-                merged[key], value):
-            merged[key] = min(merged[key], value)
-        # Any other conflict keeps the first value: dropping a constraint
-        # allows more, which is the safe direction here.
+        else:
+            merged[key] = _merge_keyword(key, merged[key], value)
     return merged
+
+
+# Keywords whose values combine as the tighter bound when both schemas set them.
+_LOWER_BOUNDS = ("minimum", "minLength", "minItems", "minProperties")
+_UPPER_BOUNDS = ("maximum", "maxLength", "maxItems", "maxProperties")
+
+
+def _merge_keyword(key: str, first: Any, second: Any) -> Any:
+    """The value of `key` in `merge` when the two schemas give it different values."""
+    if key == "type":
+        return _intersect_types(first, second)
+    if key == "required":
+        return sorted({*as_list(first), *as_list(second)}, key=str)
+    if key == "enum":
+        keep = {canonical_json(v) for v in as_list(second)}
+        return [v for v in as_list(first) if canonical_json(v) in keep]
+    if key == "properties":
+        return _merge_properties(first, second)
+    if key in _LOWER_BOUNDS and are_numbers(first, second):
+        return max(first, second)
+    if key in _UPPER_BOUNDS and are_numbers(first, second):
+        return min(first, second)
+    # Any other conflict keeps the first value: dropping a constraint
+    # allows more, which is the safe direction here.
+    return first
+
+
+def _intersect_types(first: Any, second: Any) -> list[str]:
+    """The types both `type` values allow, an integer counting as a number."""
+    both = [t for t in as_types(first) if type_accepts(as_types(second), t)]
+    both += [t for t in as_types(second) if t == "integer" and "number" in as_types(first)]
+    return sorted(set(both), key=type_order)
+
+
+def _merge_properties(first: Any, second: Any) -> dict[str, Any]:
+    """Both `properties` maps; a name in both must satisfy both its schemas."""
+    props = dict(as_mapping(first))
+    for name, schema in as_mapping(second).items():
+        props[name] = {"allOf": [props[name], schema]} if name in props else schema
+    return props
 
 
 def split_by_type(schema: dict[str, Any]) -> list[Schema]:
@@ -148,10 +167,7 @@ def disjoint(first: Any, first_root: Schema, second: Any, second_root: Schema,
         return True
     if not isinstance(a, dict) or not isinstance(b, dict):
         return False
-    types_a, types_b = types_of(a), types_of(b)
-    if types_a is not None and types_b is not None and not any(
-            type_accepts(types_b, t) or (t == "number" and "integer" in types_b)
-            for t in types_a):
+    if _types_disjoint(a, b):
         return True
     for values, other, root in ((finite_values(a), b, second_root),
                                 (finite_values(b), a, first_root)):
@@ -162,11 +178,27 @@ def disjoint(first: Any, first_root: Schema, second: Any, second_root: Schema,
                     return True
             except (SchemaError, Unresolvable, re.error):
                 return False
-    props_a, props_b = as_mapping(a.get("properties")), as_mapping(b.get("properties"))
-    required_a = set(as_list(a.get("required")))
-    required_b = set(as_list(b.get("required")))
-    for name in set(props_a) & set(props_b):
-        if (name in required_a or name in required_b) and disjoint(
-                props_a[name], first_root, props_b[name], second_root, depth + 1):
+    return _required_property_disjoint(a, first_root, b, second_root, depth)
+
+
+def _types_disjoint(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """True when both schemas list their types and no type of one fits the other."""
+    types_first, types_second = types_of(first), types_of(second)
+    return types_first is not None and types_second is not None and not any(
+        type_accepts(types_second, t) or (t == "number" and "integer" in types_second)
+        for t in types_first)
+
+
+def _required_property_disjoint(first: dict[str, Any], first_root: Schema,
+                                second: dict[str, Any], second_root: Schema,
+                                depth: int) -> bool:
+    """True when a property both schemas declare, and one requires, is disjoint:
+    no object can then satisfy both."""
+    props_first = as_mapping(first.get("properties"))
+    props_second = as_mapping(second.get("properties"))
+    required = set(as_list(first.get("required"))) | set(as_list(second.get("required")))
+    for name in set(props_first) & set(props_second):
+        if name in required and disjoint(
+                props_first[name], first_root, props_second[name], second_root, depth + 1):
             return True
     return False
