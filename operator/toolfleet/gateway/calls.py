@@ -64,7 +64,9 @@ class CallShapeError(ValueError):
     """
 
     def __init__(self, where: str, problem: str, hint: str, status: int = 400) -> None:
-        super().__init__(f"{where or 'body'}: {problem}")
+        # Places are built as "<where>.<key>"; at the top level where is "".
+        where = where.lstrip(".") or "body"
+        super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
         self.hint = hint
@@ -182,7 +184,7 @@ def _parse_gemini(item: Any, where: str) -> ToolCall:
 def _object(value: Any, where: str, shape: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         kind = "a list" if isinstance(value, list) else type(value).__name__
-        raise CallShapeError(where or "body", f"is {kind}, not a JSON object",
+        raise CallShapeError(where, f"is {kind}, not a JSON object",
                              f"send the call as the model produced it: {shape}")
     return value
 
@@ -191,10 +193,10 @@ def _text_field(item: Mapping[str, Any], key: str, where: str, shape: str) -> st
     value = item.get(key)
     if not isinstance(value, str) or not value:
         problem = "is missing" if value is None else "is not a non-empty string"
-        raise CallShapeError(f"{where}.{key}".lstrip("."), problem,
+        raise CallShapeError(f"{where}.{key}", problem,
                              f"send the call as the model produced it: {shape}")
     if key == "id" and len(value) > MAX_CALL_ID_LENGTH:
-        raise CallShapeError(f"{where}.id".lstrip("."),
+        raise CallShapeError(f"{where}.id",
                              f"is {len(value)} characters long",
                              f"call ids are at most {MAX_CALL_ID_LENGTH} characters")
     return value
