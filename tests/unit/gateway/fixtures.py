@@ -24,8 +24,8 @@ def tool(name: str, schema: dict[str, Any] | None = None, **extra: Any) -> dict[
             "inputSchema": schema or STRICT_SCHEMA, **extra}
 
 
-def entry(name: str, namespace: str, tools: list[dict[str, Any]], *, canary_weight: int | None = None,
-          protocol: str = "http") -> ServiceEntry:
+def entry(name: str, namespace: str, tools: list[dict[str, Any]], *,
+          canary_weight: int | None = None, protocol: str = "http") -> ServiceEntry:
     """A ready public ToolService, with a canary at `canary_weight` when given."""
     status: dict[str, Any] = {"conditions": [READY], "stableVersion": "1.0.0",
                               "stableRevision": "st4ble0000"}

@@ -36,7 +36,8 @@ def test_every_name_each_rendering_publishes_resolves_in_that_format() -> None:
     published = {
         CallFormat.openai: [t["function"]["name"] for t in openai.render_catalog(built)],
         CallFormat.anthropic: [t["name"] for t in anthropic.render_catalog(built)],
-        CallFormat.gemini: [d["name"] for d in gemini.render_catalog(built)["functionDeclarations"]],
+        CallFormat.gemini: [d["name"]
+                            for d in gemini.render_catalog(built)["functionDeclarations"]],
         CallFormat.mcp: [t["name"] for t in mcp.render_catalog(built)["tools"]],
     }
     for format, names in published.items():
