@@ -37,12 +37,15 @@ async def echo(request: Request) -> Response:
 
 async def fail(request: Request) -> Response:
     calls[request.url.path] += 1
-    return JSONResponse({"error": f"{NAME} is failing on purpose"}, FAIL_STATUS)
+    return JSONResponse({"error": f"{NAME} answers {FAIL_STATUS} on purpose", "backend": NAME},
+                        FAIL_STATUS)
 
 
 async def hang(request: Request) -> Response:
     calls[request.url.path] += 1
-    await anyio.sleep(3600)
+    # Until the caller goes away, so that a shutdown does not wait for it.
+    while not await request.is_disconnected():
+        await anyio.sleep(0.1)
     return JSONResponse({})
 
 
@@ -68,4 +71,5 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=2)
