@@ -19,6 +19,7 @@ may see is its own).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Too
 from mcp.shared.exceptions import MCPError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from toolfleet.catalog.formats import mcp as mcp_format
 from toolfleet.gateway.dispatch import Dispatcher
@@ -120,7 +121,7 @@ class CatalogMcpServers:
             await JSONResponse(body, 404)(scope, receive, send)
             return
         server = await self._server(catalog)
-        await server.manager.handle_request(scope, receive, send)
+        await server.manager.handle_request(scope, receive, _json_rpc_errors(send))
 
     async def _server(self, catalog: str) -> _CatalogMcp:
         running = self._running.get(catalog)
@@ -217,3 +218,34 @@ class CatalogMcpServers:
             on_call_tool=call_tool,
             on_subscriptions_listen=ListenHandler(bus),
         )
+
+
+def _json_rpc_errors(send: Send) -> Send:
+    """`send`, turning the SDK's plain-text HTTP errors (a wrong Content-Type, a missing
+    Accept) into JSON-RPC error bodies, so an MCP caller always gets its protocol."""
+    held: dict[str, Any] = {}
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            headers = dict(message.get("headers") or [])
+            if not headers.get(b"content-type", b"").startswith(b"application/json"):
+                held["start"] = message
+                held["body"] = b""
+                return
+        if "start" in held and message["type"] == "http.response.body":
+            held["body"] += message.get("body", b"")
+            if message.get("more_body"):
+                return
+            start = held.pop("start")
+            text = held.pop("body").decode(errors="replace")[:500] or "HTTP error"
+            body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+                "code": types.INVALID_REQUEST, "message": text}}).encode()
+            kept = [(k, v) for k, v in start.get("headers") or []
+                    if k.lower() not in (b"content-type", b"content-length")]
+            await send({**start, "headers": [*kept, (b"content-type", b"application/json"),
+                                             (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(message)
+
+    return wrapped
