@@ -185,3 +185,38 @@ def mcp_call(url: str, mode: str, work: Any) -> Any:
         if len(leaves) == 1:
             raise leaves[0] from group
         raise
+
+
+class GatewayThread:
+    """A gateway served by uvicorn on a thread of this process, so a test can change its
+    catalogs (`store.publish` is thread-safe) while clients are connected."""
+
+    def __init__(self, catalogs: Sequence[Catalog], **settings: Any) -> None:
+        import uvicorn
+
+        from toolfleet_service.local import free_port
+
+        self.store = CatalogStore()
+        for catalog in catalogs:
+            self.store.publish(catalog)
+        self.store.mark_synced()
+        app = build_app(build_gateway(self.store, GatewaySettings(**settings)))
+        port = free_port()
+        self.url = f"http://{HOST}:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port,
+                                                    log_level="warning", lifespan="on"))
+        self._thread: Any = None
+
+    def __enter__(self) -> GatewayThread:
+        import threading
+
+        from toolfleet_service.local import wait_until
+
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread.start()
+        wait_until(lambda: self.server.started, 30, "the gateway thread serves")
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.server.should_exit = True
+        self._thread.join(30)
