@@ -82,3 +82,19 @@ def test_a_2026_client_listening_gets_the_change_event(
     assert first == ["segment_customers"]
     assert type(event).__name__ == "ToolsListChanged"
     assert then == ["score_anomalies", "segment_customers"]
+
+
+def test_without_sessions_a_handshake_client_is_served_statelessly(
+        catalogs: tuple[Catalog, Catalog], segments: Any) -> None:
+    async def main(url: str) -> tuple[list[str], Any]:
+        async with Client(url, mode="legacy") as client:
+            listed = names(await client.list_tools())
+            result = await client.call_tool("segment_customers",
+                                            {"records": segments.records,
+                                             "id_field": "customer_id"})
+            return listed, result
+
+    with GatewayThread([catalogs[0]], mcp_sessions=False) as running:
+        listed, result = anyio.run(main, f"{running.url}/mcp/team-a.live")
+    assert listed == ["segment_customers"]
+    assert result.structured_content["k"] == 3
