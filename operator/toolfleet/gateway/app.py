@@ -120,7 +120,10 @@ def build_app(gateway: Gateway) -> Starlette:
             refused = RequestRefused(error.status, str(error), error.hint)
         except RequestRefused as error:
             refused = error
-        gateway.metrics.rejected.labels(catalog[:253], str(refused.status)).inc()
+        # Only published names become label values: any other text would let callers
+        # grow the metric without bound.
+        known = catalog if gateway.store.published(catalog) is not None else ""
+        gateway.metrics.rejected.labels(known, str(refused.status)).inc()
         return JSONResponse(vendor_error_body(format, refused.status, refused.message,
                                               refused.hint),
                             refused.status, headers=refused.headers)

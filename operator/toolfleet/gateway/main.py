@@ -8,6 +8,7 @@ Until the gateway follows the published catalog ConfigMaps (issue 11, item
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -58,5 +59,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = GatewaySettings.from_env()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
-        settings = GatewaySettings(**{**settings.__dict__, **overrides})
+        settings = dataclasses.replace(settings, **overrides)
     serve(settings, load_catalogs(args.catalog))

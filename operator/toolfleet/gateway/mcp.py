@@ -154,7 +154,9 @@ class CatalogMcpServers:
                 tasks.start_soon(self._follow, running, changes)
                 await running.stop.wait()
                 tasks.cancel_scope.cancel()
-        self._running.pop(catalog, None)
+        # A server started for the same name meanwhile (the catalog came back) stays.
+        if self._running.get(catalog) is running:
+            del self._running[catalog]
 
     async def _follow(self, running: _CatalogMcp, changes: Any) -> None:
         """Tell clients of every change of the catalog; stop the server once it is removed."""
