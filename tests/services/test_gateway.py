@@ -109,6 +109,9 @@ def test_an_mcp_client_lists_exactly_the_catalog_and_calls_both_tools(
     assert wire["tools"] == mcp_format.render_catalog(fleet.analytics)["tools"]
     assert not found.is_error
     assert_segments(found.structured_content, segments)
+    [tool] = [t for t in fleet.analytics.tools if t.name == "segment_customers"]
+    assert found.meta is not None
+    assert found.meta["toolfleet.io/revision"] == tool.endpoints[0].revision
     assert not scored.is_error
     assert_anomalies(scored.structured_content, transactions)
 

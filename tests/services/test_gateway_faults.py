@@ -232,3 +232,49 @@ def test_the_trace_context_is_passed_to_the_service(backends: Backends) -> None:
     assert json.loads(passed.json()["content"]) == {
         "arguments": {"a": 1}, "backend": "failing", "traceparent": TRACEPARENT}
     assert json.loads(dropped.json()["content"])["traceparent"] is None
+
+
+def test_a_backend_killed_mid_call_fails_that_call_quickly_and_no_other(
+        backends: Backends) -> None:
+    with tiny_backend("doomed") as doomed:
+        resolver = StaticResolver({STABLE_URL: [doomed.url], SPLIT_STABLE_URL: [doomed.url],
+                                   CANARY_URL: [backends.canary.url]})
+
+        async def main() -> tuple[httpx.Response, float, httpx.Response]:
+            async with gateway_in_process(backends.catalogs, resolver) as (_, client):
+                async def kill_soon() -> None:
+                    await anyio.sleep(0.3)
+                    assert doomed.process is not None
+                    doomed.process.kill()
+
+                started = time.monotonic()
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(kill_soon)
+                    # hang's timeout is 1 s: the answer must come from the dead connection.
+                    killed = await call(client, "lab.faults", anthropic_call("hang"))
+                seconds = time.monotonic() - started
+                other = await call(client, "lab.split", anthropic_call("echo_split"),
+                                   **{"X-Toolfleet-Revision": "canary"})
+                return killed, seconds, other
+
+        killed, seconds, other = anyio.run(main)
+    assert killed.json()["is_error"] is True
+    assert "lost the connection" in killed.json()["content"]
+    assert seconds < 1.0
+    assert json.loads(other.json()["content"])["backend"] == "canary"
+
+
+def test_a_backend_failing_again_and_again_is_ejected_and_left_alone(
+        backends: Backends) -> None:
+    # The failing backend first, then the healthy one: a write goes to the first with room.
+    resolver = StaticResolver({STABLE_URL: [backends.failing.url, backends.healthy.url]})
+
+    async def main() -> list[httpx.Response]:
+        async with gateway_in_process(backends.catalogs, resolver, ejection_failures=3,
+                                      ejection_seconds=60) as (_, client):
+            return [await call(client, "lab.faults", anthropic_call("flaky_write"))
+                    for _ in range(6)]
+
+    answers = [r.json() for r in anyio.run(main)]
+    assert [a.get("is_error", False) for a in answers] == [True] * 3 + [False] * 3
+    assert {json.loads(a["content"])["backend"] for a in answers[3:]} == {"healthy"}

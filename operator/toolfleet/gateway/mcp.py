@@ -10,6 +10,9 @@ MCP rendering (`toolfleet.catalog.formats.mcp`), with the 2026-07-28 cache
 hints (`ttlMs`, `cacheScope: private`: with authorization, what a consumer
 may see is its own).
 
+Each result names the revision that answered in `_meta["toolfleet.io/revision"]`;
+`X-Toolfleet-Revision` on the HTTP request pins one, as on /calls.
+
 `tools/call` of a name this catalog does not publish is the JSON-RPC error
 -32602 the specification gives for an unknown tool (MCP 2025-11-25, Tools,
 "Error Handling"); a failure of the tool or of the call is a result with
@@ -41,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from toolfleet import __version__
 from toolfleet.catalog.formats import mcp as mcp_format
 from toolfleet.gateway.dispatch import Dispatcher
 from toolfleet.gateway.names import CallFormat
@@ -50,6 +54,9 @@ from toolfleet.server.catalog import CatalogStore
 log = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
+# Where an MCP result names the revision that answered (what X-Toolfleet-Revision says on
+# /calls); a prefixed _meta key, as MCP 2025-11-25 "General fields: _meta" asks.
+REVISION_META_KEY = "toolfleet.io/revision"
 # Sessions remembered per catalog for list_changed; the SDK's own default cap.
 MAX_SESSIONS = 10_000
 
@@ -210,10 +217,13 @@ class CatalogMcpServers:
             record = await dispatcher.call(
                 index, tool, endpoint, dict(params.arguments or {}), format=CallFormat.mcp,
                 headers=headers, consumer="anonymous")
-            return types.CallToolResult.model_validate(record.result.to_mcp())
+            # An MCP answer has no headers of its own: the revision rides in _meta.
+            return types.CallToolResult.model_validate(
+                {**record.result.to_mcp(), "_meta": {REVISION_META_KEY: record.revision}})
 
         return _CatalogServer(
             f"toolfleet-gateway/{catalog}",
+            version=__version__,
             description=f"The tools of toolfleet catalog {catalog}.",
             cache_hints={"tools/list": CacheHint(ttl_ms=self.ttl_ms, scope="private")},
             on_list_tools=list_tools,

@@ -175,9 +175,10 @@ class Upstream:
             response = await self._http.post(url, content=body, headers=headers)
         except httpx.TransportError as error:
             # Nothing is known to have reached the tool only for a failed connect.
-            return _Attempt(failed(f"{call.tool.name}: could not reach {address}: "
-                                   f"{type(error).__name__}"),
-                            retryable=isinstance(error, httpx.ConnectError | httpx.ConnectTimeout))
+            connect = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+            what = "could not reach" if connect else "lost the connection to"
+            return _Attempt(failed(f"{call.tool.name}: {what} {address} before an answer "
+                                   f"({type(error).__name__})"), retryable=connect)
         return _http_result(call.tool, response.status_code, response.content)
 
     async def _call_mcp(self, address: str, call: UpstreamCall) -> _Attempt:
