@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import OPERATOR_NAMESPACE
 from tests.e2e.support import Cluster, Operator, wait_until
 
-from toolfleet.catalog.configmaps import read_configmaps
+from toolfleet.catalog.configmap_reader import read_configmaps
 
 FORMATS = ("canonical", "openai", "anthropic", "gemini", "mcp")
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from toolfleet.catalog.formats.openai_strict import arguments_from_strict
+from toolfleet.catalog.formats.openai_arguments import arguments_from_strict
 from toolfleet.catalog.model import CatalogTool, Endpoint
 from toolfleet.gateway.metrics import GatewayMetrics
 from toolfleet.gateway.names import CallFormat, CatalogIndex, index_catalog

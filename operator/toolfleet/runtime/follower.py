@@ -19,7 +19,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from toolfleet.catalog.configmaps import CATALOG_NAME_ANNOTATION, read_configmaps
+from toolfleet.catalog.configmap_reader import read_configmaps
+from toolfleet.catalog.configmaps import CATALOG_NAME_ANNOTATION
 from toolfleet.catalog.model import Catalog
 from toolfleet.reconcile.catalog import FORMATS_ANNOTATION
 from toolfleet.runtime import kube

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toolfleet.catalog import configmaps as publish
+from toolfleet.catalog.configmap_reader import read_configmaps
 from toolfleet.catalog.configmaps import (
     CATALOG_HASH_ANNOTATION,
     CATALOG_LABEL,
@@ -26,7 +27,6 @@ from toolfleet.catalog.configmaps import (
     build_configmaps,
     catalog_label_value,
     configmap_name,
-    read_configmaps,
     serialized_size,
     stale_configmaps,
 )

@@ -16,7 +16,8 @@ from tests.unit.catalog.objects import toolcatalog, toolservice
 from tests.unit.catalog.realistic import realistic_catalog
 
 from toolfleet.api.toolcatalog import ToolCatalogStatus
-from toolfleet.catalog.configmaps import CATALOG_NAME_ANNOTATION, read_configmaps
+from toolfleet.catalog.configmap_reader import read_configmaps
+from toolfleet.catalog.configmaps import CATALOG_NAME_ANNOTATION
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.render import FORMATS
 from toolfleet.reconcile.catalog import (

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from toolfleet.catalog.formats import openai_strict
+from toolfleet.catalog.formats import openai_arguments, openai_strict
 from toolfleet.jsonschema.paths import format_path
 from toolfleet.jsonschema.walker import walk
 
@@ -125,30 +125,6 @@ def test_deep_nesting_is_refused() -> None:
     assert any("nested deeper than strict mode's limit" in r.message for r in reasons)
 
 
-def test_arguments_from_strict_drops_the_nulls_of_left_out_properties() -> None:
-    schema = CORPUS["create_order"]["inputSchema"]
-    sent = {
-        "customer_id": "0b6f1d9e-4c4e-4d8a-9f0e-6a1c2b3d4e5f",
-        "items": [{"sku": "A1", "quantity": 2, "unit_price": None}],
-        "fulfillment": {"kind": "delivery", "instructions": None,
-                        "address": {"street": "1 Main St", "city": "Springfield",
-                                    "postal_code": "12345", "country": "US"}},
-    }
-    assert openai_strict.arguments_from_strict(schema, sent) == {
-        "customer_id": "0b6f1d9e-4c4e-4d8a-9f0e-6a1c2b3d4e5f",
-        "items": [{"sku": "A1", "quantity": 2}],
-        "fulfillment": {"kind": "delivery",
-                        "address": {"street": "1 Main St", "city": "Springfield",
-                                    "postal_code": "12345", "country": "US"}},
-    }
-
-
-def test_arguments_from_strict_keeps_nulls_the_original_accepts() -> None:
-    schema = CORPUS["summarize_document"]["inputSchema"]
-    sent = {"text": "t", "max_words": None, "style": None, "language": None}
-    assert openai_strict.arguments_from_strict(schema, sent) == {"text": "t", "language": None}
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(node=object_schemas(), data=st.data())
 def test_a_claimed_strict_schema_is_closed_and_faithful(node: Node, data: st.DataObject) -> None:
@@ -166,5 +142,5 @@ def test_a_claimed_strict_schema_is_closed_and_faithful(node: Node, data: st.Dat
     # What the original accepts, strict mode can send (nulls for what was left out)...
     assert strict.is_valid(strict_document), list(strict.iter_errors(strict_document))
     # ...and what strict mode sends maps back to what the original accepts.
-    restored = openai_strict.arguments_from_strict(node.schema, strict_document)
+    restored = openai_arguments.arguments_from_strict(node.schema, strict_document)
     assert original.is_valid(restored), list(original.iter_errors(restored))
