@@ -6,6 +6,7 @@ and tears down only what it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import uuid
@@ -38,15 +39,26 @@ def cluster() -> Iterator[Cluster]:
             subprocess.run([str(CLUSTER_SH), "down"], check=False, timeout=120)
 
 
-@pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def fresh_namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
+    """A new namespace `<prefix><random>`, deleted afterwards.
+
+    Prefix `ro-` keeps the session operator out (it watches `!ro-*`), for a
+    test that runs operators of its own there.
+    """
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
     try:
         yield name
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    with fresh_namespace(cluster, "t-") as name:
+        yield name
 
 
 def start_operator(cluster: Cluster, log_path: Path,

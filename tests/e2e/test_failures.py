@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from tests.e2e.conftest import start_operator, stop_operator
+from tests.e2e.conftest import fresh_namespace, start_operator, stop_operator
 from tests.e2e.support import REPO, Cluster, Operator, free_port, wait_until
 
 SAMPLE = REPO / "config" / "samples" / "cpu-toolservice.yaml"
@@ -27,12 +26,8 @@ RECONCILES = "toolfleet_reconciles_total"
 @pytest.fixture
 def quiet_namespace(cluster: Cluster) -> Iterator[str]:
     """A namespace the session operator skips (ro-*), for an operator of this test's own."""
-    name = f"ro-fail-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
+    with fresh_namespace(cluster, "ro-fail-") as name:
         yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 @pytest.fixture

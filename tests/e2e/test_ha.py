@@ -15,14 +15,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.conftest import RESYNC_SECONDS, stop_operator
+from tests.e2e.conftest import RESYNC_SECONDS, fresh_namespace, stop_operator
 from tests.e2e.support import REPO, Cluster, Operator, free_port, wait_until
 
 PEERING_CRDS = REPO / "charts" / "toolfleet" / "crds" / "kopf-peering.yaml"
@@ -36,12 +35,8 @@ RECONCILES = "toolfleet_reconciles_total"
 @pytest.fixture
 def ha_namespace(cluster: Cluster) -> Iterator[str]:
     """A namespace for this test's replicas alone (ro-*: the session operator skips it)."""
-    name = f"ro-ha-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
+    with fresh_namespace(cluster, "ro-ha-") as name:
         yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 @pytest.fixture

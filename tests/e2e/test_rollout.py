@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from tests.e2e.conftest import start_operator, stop_operator
+from tests.e2e.conftest import fresh_namespace, start_operator, stop_operator
 from tests.e2e.support import REPO, Cluster, Operator, free_port, wait_until
 
 from toolfleet_service.local import LocalService
@@ -89,12 +88,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
 
 @pytest.fixture
 def rollout_namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"ro-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
+    with fresh_namespace(cluster, "ro-") as name:
         yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 class OperatorRunner:
