@@ -1,0 +1,204 @@
+"""Real pods on the real node (hack/realnode.sh): real images, probes, Services, host cleanup.
+
+These need the real node (`TOOLFLEET_REAL_NODE=1 hack/cluster.sh up`) and the
+images (`make images`); where either is missing they are skipped, saying which.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.e2e.support import REPO, Cluster, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.realnode]
+
+REALNODE_SH = REPO / "hack" / "realnode.sh"
+HOSTSTATE = REPO / "hack" / "realnode" / "hoststate.py"
+SERVICE = "cluster-analyzer"
+# The label and taint the real node carries: only pods that ask for it land there.
+ON_THE_REAL_NODE = {
+    "nodeSelector": {"toolfleet.io/real-node": "true"},
+    "tolerations": [{"key": "toolfleet.io/real-node", "operator": "Exists",
+                     "effect": "NoSchedule"}],
+}
+# The restricted Pod Security profile, with a read-only root filesystem on top.
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def realnode(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run hack/realnode.sh against this checkout's cluster."""
+    return subprocess.run([str(REALNODE_SH), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def service_image() -> str:
+    """The image the service's ToolService manifest names (and `make images` imports)."""
+    manifest = yaml.safe_load((REPO / "services" / SERVICE / "deploy" / "toolservice.yaml")
+                              .read_text())
+    return str(manifest["spec"]["image"])
+
+
+@pytest.fixture(scope="module")
+def real_node(cluster: Cluster) -> Cluster:
+    """The cluster, once its real node is up and has the images; a skip saying why otherwise."""
+    check = realnode("check")
+    if check.returncode == 77:
+        pytest.skip(f"this machine cannot run a real node: {check.stderr.strip()}")
+    status = realnode("status")
+    if status.returncode != 0:
+        pytest.skip("the real node is not up: start the cluster with "
+                    "TOOLFLEET_REAL_NODE=1 hack/cluster.sh up (or make cluster-up with it set)")
+    archive = REPO / "build" / "images" / (service_image().rsplit(":", 1)[0].replace("/", "_")
+                                           + ".oci.tar")
+    if not archive.exists():
+        pytest.skip(f"{service_image()} is not built: run make images")
+    return cluster
+
+
+def apply(cluster: Cluster, namespace: str, *objects: dict[str, Any]) -> None:
+    """kubectl apply the objects in the namespace."""
+    manifest = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+
+
+def service_deployment(image: str) -> dict[str, Any]:
+    """The service as a restricted Deployment on the real node, with its real probes."""
+    labels = {"app.kubernetes.io/name": SERVICE}
+    probe = {"httpGet": {"port": 8080}, "periodSeconds": 1, "timeoutSeconds": 2}
+    container = {
+        "name": SERVICE, "image": image,
+        # No registry: the image must already be in the node's containerd.
+        "imagePullPolicy": "Never",
+        "ports": [{"containerPort": 8080}],
+        "env": [{"name": "TOOLFLEET_VERSION", "value": image.rsplit(":", 1)[1]}],
+        "readinessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/readyz"}},
+        "livenessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/healthz"},
+                          "initialDelaySeconds": 10, "periodSeconds": 5},
+        "securityContext": RESTRICTED,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                      "limits": {"memory": "512Mi"}},
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": SERVICE, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                **ON_THE_REAL_NODE,
+                "securityContext": {"runAsNonRoot": True,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [container],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+            }},
+        },
+    }
+
+
+def client_pod(image: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A pod that POSTs BODY to URL once and prints the status and the JSON answer."""
+    script = (
+        "import json, sys, urllib.request\n"
+        "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),\n"
+        "    headers={'Content-Type': 'application/json'})\n"
+        "with urllib.request.urlopen(request, timeout=30) as response:\n"
+        "    print(json.dumps({'status': response.status, 'body': json.load(response)}))\n"
+    )
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "client"},
+        "spec": {
+            **ON_THE_REAL_NODE,
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "client", "image": image, "imagePullPolicy": "Never",
+                "command": ["python3", "-c", script, url, json.dumps(body)],
+                "securityContext": RESTRICTED,
+            }],
+        },
+    }
+
+
+def three_groups_of_customers() -> list[dict[str, Any]]:
+    """Thirty customers in three groups far apart: the right answer is three segments of ten."""
+    records = []
+    for group, (spend, channel) in enumerate([(100.0, "store"), (1000.0, "online"),
+                                              (10000.0, "phone")]):
+        for i in range(10):
+            records.append({"customer_id": f"c{group}{i}", "annual_spend": spend + i,
+                            "visits": 2 + group * 10 + i % 3, "channel": channel})
+    return records
+
+
+@pytest.fixture
+def restricted_namespace(real_node: Cluster, namespace: str) -> str:
+    """The test's namespace, enforcing the restricted Pod Security profile."""
+    real_node.kubectl("label", "namespace", namespace,
+                      "pod-security.kubernetes.io/enforce=restricted")
+    return namespace
+
+
+def test_a_service_image_runs_on_the_real_node_and_answers_through_its_service(
+        real_node: Cluster, restricted_namespace: str) -> None:
+    cluster, ns, image = real_node, restricted_namespace, service_image()
+    apply(cluster, ns, service_deployment(image), {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE},
+        "spec": {"selector": {"app.kubernetes.io/name": SERVICE},
+                 "ports": [{"port": 80, "targetPort": 8080}]},
+    })
+
+    # Ready through its real readiness probe, which passes once a warm-up call succeeded.
+    cluster.kubectl("rollout", "status", f"deployment/{SERVICE}", "-n", ns, "--timeout=120s",
+                    timeout=130)
+    [pod] = cluster.get("pods", "-n", ns, "-l", f"app.kubernetes.io/name={SERVICE}")["items"]
+    assert pod["spec"]["nodeName"] == "realnode"
+    assert pod["status"]["podIP"].startswith("10.88.")
+
+    # There is no cluster DNS: the client calls the Service at its ClusterIP.
+    cluster_ip = cluster.get("service", SERVICE, "-n", ns)["spec"]["clusterIP"]
+    url = f"http://{cluster_ip}/tools/segment_customers"
+    apply(cluster, ns, client_pod(image, url, {"records": three_groups_of_customers(),
+                                               "id_field": "customer_id"}))
+    wait_until(lambda: cluster.get("pod", "client", "-n", ns)["status"].get("phase")
+               in ("Succeeded", "Failed"), 90, "the client pod to finish")
+    logs = cluster.kubectl("logs", "client", "-n", ns).stdout
+    assert cluster.get("pod", "client", "-n", ns)["status"]["phase"] == "Succeeded", logs
+    answer = json.loads(logs.strip().splitlines()[-1])
+    assert answer["status"] == 200
+    assert answer["body"]["k"] == 3
+    assert sorted(segment["size"] for segment in answer["body"]["segments"]) == [10, 10, 10]
+
+
+def test_down_leaves_the_host_as_it_was_before_up(real_node: Cluster, tmp_path: Path) -> None:
+    state = Path(real_node.kubeconfig).parent / "realnode"
+    baseline = tmp_path / "host-baseline.json"
+    shutil.copy(state / "host-baseline.json", baseline)
+    try:
+        down = realnode("down")
+        assert down.returncode == 0, down.stderr
+
+        left = subprocess.run(["python3", str(HOSTSTATE), "diff", str(baseline), str(state)],
+                              capture_output=True, text=True)
+        assert left.returncode == 0, f"left behind by down:\n{left.stdout}"
+        assert not Path("/sys/class/net/rn0").exists()
+        assert not any(line.split()[4].startswith(f"{state}/")
+                       for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    finally:
+        # Back up for whatever runs next; the images come back from build/images.
+        up = realnode("up")
+        assert up.returncode == 0, up.stderr
