@@ -108,18 +108,34 @@ def service_deployment(image: str) -> dict[str, Any]:
     }
 
 
-def client_pod(image: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A pod that POSTs BODY to URL once and prints the status and the JSON answer."""
+def client_pod(name: str, labels: dict[str, str], image: str, url: str,
+               body: dict[str, Any] | None = None, retry_seconds: float = 0) -> dict[str, Any]:
+    """A pod that calls URL (POST BODY, or GET) and prints the outcome as JSON.
+
+    With retry_seconds, a refused call is tried again until then: a new pod's address
+    reaches kube-router's allow lists a moment after the pod starts.
+    """
     script = (
-        "import json, sys, urllib.request\n"
-        "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),\n"
+        "import json, sys, time, urllib.request\n"
+        "url, retry, data = sys.argv[1], float(sys.argv[2]), sys.argv[3:]\n"
+        "request = urllib.request.Request(url, data=data[0].encode() if data else None,\n"
         "    headers={'Content-Type': 'application/json'})\n"
-        "with urllib.request.urlopen(request, timeout=30) as response:\n"
-        "    print(json.dumps({'status': response.status, 'body': json.load(response)}))\n"
+        "deadline = time.monotonic() + retry\n"
+        "while True:\n"
+        "    try:\n"
+        "        with urllib.request.urlopen(request, timeout=5) as response:\n"
+        "            outcome = {'status': response.status, 'body': json.load(response)}\n"
+        "        break\n"
+        "    except OSError as error:\n"
+        "        outcome = {'error': str(error)}\n"
+        "        if time.monotonic() > deadline:\n"
+        "            break\n"
+        "        time.sleep(0.5)\n"
+        "print(json.dumps(outcome))\n"
     )
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "client"},
+        "metadata": {"name": name, "labels": labels},
         "spec": {
             **ON_THE_REAL_NODE,
             "restartPolicy": "Never",
@@ -127,11 +143,40 @@ def client_pod(image: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "client", "image": image, "imagePullPolicy": "Never",
-                "command": ["python3", "-c", script, url, json.dumps(body)],
+                "command": ["python3", "-c", script, url, str(retry_seconds),
+                            *([json.dumps(body)] if body is not None else [])],
                 "securityContext": RESTRICTED,
             }],
         },
     }
+
+
+def call_from_a_pod(cluster: Cluster, namespace: str, name: str, url: str,
+                    body: dict[str, Any] | None = None, labels: dict[str, str] | None = None,
+                    retry_seconds: float = 0) -> dict[str, Any]:
+    """Run a client pod on the real node that calls URL; its outcome: status and body, or error."""
+    apply(cluster, namespace, client_pod(name, labels or {"role": "client"}, service_image(),
+                                         url, body, retry_seconds))
+    wait_until(lambda: cluster.get("pod", name, "-n", namespace)["status"].get("phase")
+               in ("Succeeded", "Failed"), 90, f"the client pod {name} to finish")
+    logs = cluster.kubectl("logs", name, "-n", namespace).stdout
+    assert cluster.get("pod", name, "-n", namespace)["status"]["phase"] == "Succeeded", logs
+    outcome: dict[str, Any] = json.loads(logs.strip().splitlines()[-1])
+    return outcome
+
+
+def run_the_service(cluster: Cluster, namespace: str) -> str:
+    """The service's Deployment and ClusterIP Service, once Ready; the Service's address."""
+    apply(cluster, namespace, service_deployment(service_image()), {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE},
+        "spec": {"selector": {"app.kubernetes.io/name": SERVICE},
+                 "ports": [{"port": 80, "targetPort": 8080}]},
+    })
+    # Ready through its real readiness probe, which passes once a warm-up call succeeded.
+    cluster.kubectl("rollout", "status", f"deployment/{SERVICE}", "-n", namespace,
+                    "--timeout=120s", timeout=130)
+    # There is no cluster DNS: clients call the Service at its ClusterIP.
+    return str(cluster.get("service", SERVICE, "-n", namespace)["spec"]["clusterIP"])
 
 
 def three_groups_of_customers() -> list[dict[str, Any]]:
@@ -155,33 +200,47 @@ def restricted_namespace(real_node: Cluster, namespace: str) -> str:
 
 def test_a_service_image_runs_on_the_real_node_and_answers_through_its_service(
         real_node: Cluster, restricted_namespace: str) -> None:
-    cluster, ns, image = real_node, restricted_namespace, service_image()
-    apply(cluster, ns, service_deployment(image), {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE},
-        "spec": {"selector": {"app.kubernetes.io/name": SERVICE},
-                 "ports": [{"port": 80, "targetPort": 8080}]},
-    })
+    cluster, ns = real_node, restricted_namespace
+    cluster_ip = run_the_service(cluster, ns)
 
-    # Ready through its real readiness probe, which passes once a warm-up call succeeded.
-    cluster.kubectl("rollout", "status", f"deployment/{SERVICE}", "-n", ns, "--timeout=120s",
-                    timeout=130)
     [pod] = cluster.get("pods", "-n", ns, "-l", f"app.kubernetes.io/name={SERVICE}")["items"]
     assert pod["spec"]["nodeName"] == "realnode"
     assert pod["status"]["podIP"].startswith("10.88.")
-
-    # There is no cluster DNS: the client calls the Service at its ClusterIP.
-    cluster_ip = cluster.get("service", SERVICE, "-n", ns)["spec"]["clusterIP"]
-    url = f"http://{cluster_ip}/tools/segment_customers"
-    apply(cluster, ns, client_pod(image, url, {"records": three_groups_of_customers(),
-                                               "id_field": "customer_id"}))
-    wait_until(lambda: cluster.get("pod", "client", "-n", ns)["status"].get("phase")
-               in ("Succeeded", "Failed"), 90, "the client pod to finish")
-    logs = cluster.kubectl("logs", "client", "-n", ns).stdout
-    assert cluster.get("pod", "client", "-n", ns)["status"]["phase"] == "Succeeded", logs
-    answer = json.loads(logs.strip().splitlines()[-1])
-    assert answer["status"] == 200
+    answer = call_from_a_pod(cluster, ns, "client", f"http://{cluster_ip}/tools/segment_customers",
+                             {"records": three_groups_of_customers(), "id_field": "customer_id"})
+    assert answer.get("status") == 200, answer
     assert answer["body"]["k"] == 3
     assert sorted(segment["size"] for segment in answer["body"]["segments"]) == [10, 10, 10]
+
+
+def test_network_policy_lets_in_only_the_callers_it_names(real_node: Cluster,
+                                                          restricted_namespace: str) -> None:
+    cluster, ns = real_node, restricted_namespace
+    url = f"http://{run_the_service(cluster, ns)}/readyz"
+
+    def call_as(role: str, name: str, retry_seconds: float = 0) -> dict[str, Any]:
+        return call_from_a_pod(cluster, ns, name, url, labels={"role": role},
+                               retry_seconds=retry_seconds)
+
+    # Without a policy, any pod gets in: what follows is the policy's doing.
+    assert call_as("other", "before").get("status") == 200
+
+    service_pods = {"matchLabels": {"app.kubernetes.io/name": SERVICE}}
+    apply(cluster, ns, {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "only-callers"},
+        "spec": {"podSelector": service_pods, "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "caller"}}}]}]},
+    })
+    attempts = iter(range(1, 100))
+    # kube-router programs the policy within about a second; until then a call may pass.
+    refused = wait_until(
+        lambda: "error" in (outcome := call_as("other", f"other-{next(attempts)}")) and outcome,
+        60, "a pod outside the policy to be refused")
+    assert "refused" in refused["error"] or "timed out" in refused["error"], refused
+    assert call_as("caller", "caller", retry_seconds=20).get("status") == 200
+    # Still refused once the allowed caller got in: the policy tells callers apart.
+    assert "error" in call_as("other", "after")
 
 
 def test_down_leaves_the_host_as_it_was_before_up(real_node: Cluster, tmp_path: Path) -> None:
