@@ -134,8 +134,12 @@ start() { # start NAME ARGS...
 up() {
   if is_up; then
     log "already up: KUBECONFIG=$kubeconfig"
-    if [ "${TOOLFLEET_REAL_NODE:-0}" = 1 ] && [ -f "$real_node_env" ]; then
-      "$repo/hack/realnode.sh" up
+    if [ "${TOOLFLEET_REAL_NODE:-0}" = 1 ]; then
+      if [ -f "$real_node_env" ]; then
+        "$repo/hack/realnode.sh" up
+      else
+        log "it runs without a real node: hack/cluster.sh down first to start one with it"
+      fi
     fi
     return 0
   fi

@@ -407,7 +407,10 @@ kill_pods() {
 }
 
 down() {
-  [ -d "$state" ] || { log "not running"; return 0; }
+  if [ ! -f "$baseline" ] && [ -z "$(ls -A "$state/pids" 2>/dev/null)" ]; then
+    log "not running"
+    return 0
+  fi
   if [ "$(id -u)" != 0 ]; then die "needs root to undo the host changes"; fi
   take_lock
   local started=$SECONDS
