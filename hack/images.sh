@@ -95,7 +95,7 @@ build() {
   echo "$name" > "$out/$file.ref"
   if "$repo/hack/realnode.sh" status >/dev/null 2>&1; then
     "$repo/hack/realnode.sh" import "$archive" "$name"
-    log "$name: imported into the real node"
+    log "$name: in the real node"
   fi
 }
 
