@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from tests.e2e.support import REPO, Cluster, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.realnode]
 
 REALNODE_SH = REPO / "hack" / "realnode.sh"
+CHART = REPO / "charts" / "toolfleet"
 HOSTSTATE = REPO / "hack" / "realnode" / "hoststate.py"
 SERVICE = "cluster-analyzer"
 # The label and taint the real node carries: only pods that ask for it land there.
@@ -238,6 +241,54 @@ def test_network_policy_lets_in_only_the_callers_it_names(real_node: Cluster,
     assert call_as("caller", "caller", retry_seconds=20).get("status") == 200
     # Still refused once the allowed caller got in: the policy tells callers apart.
     assert "error" in call_as("other", "after")
+
+
+@pytest.fixture
+def operator_namespace(real_node: Cluster) -> Iterator[str]:
+    """A namespace for a release of the chart: ro-*, which the session's operator leaves alone."""
+    name = f"ro-{uuid.uuid4().hex[:6]}"
+    real_node.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        real_node.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def test_the_charts_operator_runs_as_real_pods_and_serves_the_catalog_through_its_service(
+        real_node: Cluster, crds: None, operator_namespace: str) -> None:
+    cluster, ns, release = real_node, operator_namespace, f"tf{uuid.uuid4().hex[:4]}"
+
+    def helm(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(cluster.bin_dir / "helm"), *args, "-n", ns],
+                              env=cluster.env(), capture_output=True, text=True, timeout=240)
+
+    try:
+        # The chart as a user installs it, with the image `make images` built, on the real node.
+        on_the_real_node = [f"{key}={json.dumps(value)}" for key, value in ON_THE_REAL_NODE.items()]
+        installed = helm("install", release, str(CHART), "--wait", "--timeout", "180s",
+                         "--set", f"watchNamespaces={{{ns}}}",
+                         "--set-json", on_the_real_node[0], "--set-json", on_the_real_node[1])
+        assert installed.returncode == 0, installed.stderr
+        pods = cluster.get("pods", "-n", ns, "-l", f"app.kubernetes.io/instance={release}")["items"]
+        assert pods and all(pod["spec"]["nodeName"] == "realnode" for pod in pods)
+        assert all(pod["spec"]["serviceAccountName"] == f"{release}-toolfleet" for pod in pods)
+
+        # A ToolService in the watched namespace: the operator pods reconcile it with the
+        # chart's RBAC (its own pods land on kwok nodes) and serve its tools in the catalog.
+        manifest = yaml.safe_load((REPO / "services" / SERVICE / "deploy" / "toolservice.yaml")
+                                  .read_text())
+        manifest["metadata"]["namespace"] = ns
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+        service_ip = cluster.get("service", f"{release}-toolfleet", "-n", ns)["spec"]["clusterIP"]
+        url = f"http://{service_ip}/v1/catalogs/default?format=openai"
+        attempts = iter(range(1, 100))
+        listed = wait_until(
+            lambda: "segment_customers" in json.dumps(
+                outcome := call_from_a_pod(cluster, ns, f"catalog-{next(attempts)}", url))
+            and outcome, 90, "the catalog served by the operator's Service to list the tool")
+        assert listed["status"] == 200
+    finally:
+        helm("uninstall", release, "--ignore-not-found", "--wait")
 
 
 def test_down_leaves_the_host_as_it_was_before_up(real_node: Cluster, tmp_path: Path) -> None:
