@@ -197,7 +197,6 @@ import_built_images() {
 }
 
 write_configs() {
-  local ip=$1
   mkdir -p "$state/containerd" "$state/cni/net.d" "$state/cni/ipam" "$state/pod-logs" "$state/kubelet"
   cat > "$state/containerd/config.toml" <<EOF
 # containerd for the real node only: its own root, state, socket and runc root.
@@ -267,6 +266,7 @@ podLogsDirectory: "$state/pod-logs"
 resolvConf: /etc/resolv.conf
 # A shared development VM: evict only when truly out of room.
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
+# No registry can give an image back once collected: never collect them.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
@@ -356,7 +356,7 @@ up() {
   } > "$state/ports.env"
   # shellcheck disable=SC1091
   source "$state/ports.env"
-  write_configs "$ip"
+  write_configs
   local pause
   pause=$(pause_image)
 
