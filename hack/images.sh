@@ -15,7 +15,8 @@
 #
 # An image is rebuilt only when its inputs change: its Dockerfile, the files its
 # ignore file lets into the context, and the base image. Archives are cached in
-# ~/.cache/toolfleet/images, keyed by those inputs, and so shared by checkouts.
+# ~/.cache/toolfleet/images, keyed by those inputs, and so shared by checkouts
+# (the three newest of each image are kept).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,6 +91,9 @@ build() {
     mv "$archive.tmp" "$archive"
     "${buildah[@]}" rmi "$name" >/dev/null
     log "$name: built in $((SECONDS - started))s"
+    # The three newest archives of this image stay (checkouts share the cache); older go.
+    # shellcheck disable=SC2012
+    ls -t "$cache/images/$file-"*.oci.tar | tail -n +4 | xargs -r rm -f
   fi
   ln -sfn "$archive" "$out/$file.oci.tar"
   echo "$name" > "$out/$file.ref"
