@@ -181,7 +181,9 @@ import_image() {
   # Already there with the archive's manifest: nothing to do (an import costs seconds).
   want=$({ tar -xOf "$archive" index.json 2>/dev/null || tar -xOf "$archive" ./index.json; } | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')
   if ctr_ images ls "name==$name" | awk 'NR > 1 {print $3}' | grep -qxF "$want"; then return 0; fi
-  ctr_ images import --base-name "${name%:*}" "$archive" >/dev/null
+  # Unpacked on first use: the CRI plugin unpacks an image when a container needs it,
+  # so `up` does not spend tens of seconds unpacking images no pod may run.
+  ctr_ images import --no-unpack --base-name "${name%:*}" "$archive" >/dev/null
   ctr_ images ls -q | grep -qxF "$name" || die "importing $archive did not give $name"
 }
 
