@@ -31,6 +31,12 @@ die() { log "$*"; exit 1; }
 "$repo/hack/deps.sh" --images || die "buildah and mmdebstrap are needed (see above)"
 
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot TMPDIR="$cache/containers/tmp"
+# buildah makes these host directories on first use (network backend, blob-info cache);
+# the ones this run makes go again when it ends, so that the host stays as it was.
+host_dirs=(/etc/cni /etc/containers/networks /run/containers /var/lib/containers)
+made_here=()
+for d in "${host_dirs[@]}"; do [ -e "$d" ] || made_here+=("$d"); done
+trap 'for d in "${made_here[@]}"; do rm -rf "$d"; done' EXIT
 mkdir -p "$TMPDIR" "$cache/images" "$out"
 # buildah's storage under the cache, not /var/lib/containers: vfs keeps every layer
 # whole, and the host stays as it was.

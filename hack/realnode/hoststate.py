@@ -43,6 +43,8 @@ HOST_PATHS = [
     "/run/containerd", "/var/lib/cni", "/etc/cni", "/opt/cni", "/run/netns", "/var/run/netns",
     "/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/etc/kubernetes",
     "/var/lib/kube-router", "/run/runc", "/run/xtables.lock", "/run/kube-router",
+    # libmount's utab directory, made by the kubelet's first mount.
+    "/run/mount",
 ]
 # Links a node creates (the CNI bridge; kube-router's, should it be asked for more than
 # the firewall); the veths enslaved to a new bridge go with it.
