@@ -71,8 +71,9 @@ EOF
 
 real_node_certs() { # what a real node needs: the host's address in the serving
   # certificate (pods reach the API there) and a client certificate to call kubelets.
-  openssl x509 -in apiserver.crt -noout -ext subjectAltName | grep -qE "IP Address:$REAL_NODE_IP(,|\$)" \
-    || apiserver_cert "$REAL_NODE_IP"
+  local names
+  names=$(openssl x509 -in apiserver.crt -noout -ext subjectAltName)
+  grep -qE "IP Address:$REAL_NODE_IP(,|\$)" <<<"$names" || apiserver_cert "$REAL_NODE_IP"
   [ -f apiserver-kubelet-client.crt ] \
     || signed apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client.ext
 }

@@ -180,11 +180,16 @@ import_image() {
   local archive=$1 name=$2 want
   # Already there with the archive's manifest: nothing to do (an import costs seconds).
   want=$({ tar -xOf "$archive" index.json 2>/dev/null || tar -xOf "$archive" ./index.json; } | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')
-  if ctr_ images ls "name==$name" | awk 'NR > 1 {print $3}' | grep -qxF "$want"; then return 0; fi
+  # Listings are read whole before matching: with pipefail, a `grep -q` that stops
+  # early can fail the pipeline through the lister's SIGPIPE.
+  local have
+  have=$(ctr_ images ls "name==$name" | awk 'NR > 1 {print $3}')
+  if grep -qxF "$want" <<<"$have"; then return 0; fi
   # Unpacked on first use: the CRI plugin unpacks an image when a container needs it,
   # so `up` does not spend tens of seconds unpacking images no pod may run.
   ctr_ images import --no-unpack --base-name "${name%:*}" "$archive" >/dev/null
-  ctr_ images ls -q | grep -qxF "$name" || die "importing $archive did not give $name"
+  have=$(ctr_ images ls -q)
+  grep -qxF "$name" <<<"$have" || die "importing $archive did not give $name"
 }
 
 # The images `make images` built for this checkout: build/images/*.oci.tar, each
