@@ -30,6 +30,9 @@ ON_THE_REAL_NODE = {
     "tolerations": [{"key": "toolfleet.io/real-node", "operator": "Exists",
                      "effect": "NoSchedule"}],
 }
+# How long a client retries a refused call: kube-proxy programs a new Service's
+# endpoints, and kube-router a new pod's address, a moment after the pod is Ready.
+SERVICE_PROGRAMMED_SECONDS = 20
 # The restricted Pod Security profile, with a read-only root filesystem on top.
 RESTRICTED = {
     "runAsNonRoot": True,
@@ -112,8 +115,8 @@ def client_pod(name: str, labels: dict[str, str], image: str, url: str,
                body: dict[str, Any] | None = None, retry_seconds: float = 0) -> dict[str, Any]:
     """A pod that calls URL (POST BODY, or GET) and prints the outcome as JSON.
 
-    With retry_seconds, a refused call is tried again until then: a new pod's address
-    reaches kube-router's allow lists a moment after the pod starts.
+    With retry_seconds, a refused call is tried again until then (see
+    SERVICE_PROGRAMMED_SECONDS).
     """
     script = (
         "import json, sys, time, urllib.request\n"
@@ -207,7 +210,8 @@ def test_a_service_image_runs_on_the_real_node_and_answers_through_its_service(
     assert pod["spec"]["nodeName"] == "realnode"
     assert pod["status"]["podIP"].startswith("10.88.")
     answer = call_from_a_pod(cluster, ns, "client", f"http://{cluster_ip}/tools/segment_customers",
-                             {"records": three_groups_of_customers(), "id_field": "customer_id"})
+                             {"records": three_groups_of_customers(), "id_field": "customer_id"},
+                             retry_seconds=SERVICE_PROGRAMMED_SECONDS)
     assert answer.get("status") == 200, answer
     assert answer["body"]["k"] == 3
     assert sorted(segment["size"] for segment in answer["body"]["segments"]) == [10, 10, 10]
@@ -223,7 +227,8 @@ def test_network_policy_lets_in_only_the_callers_it_names(real_node: Cluster,
                                retry_seconds=retry_seconds)
 
     # Without a policy, any pod gets in: what follows is the policy's doing.
-    assert call_as("other", "before").get("status") == 200
+    before = call_as("other", "before", retry_seconds=SERVICE_PROGRAMMED_SECONDS)
+    assert before.get("status") == 200, before
 
     service_pods = {"matchLabels": {"app.kubernetes.io/name": SERVICE}}
     apply(cluster, ns, {
@@ -238,7 +243,8 @@ def test_network_policy_lets_in_only_the_callers_it_names(real_node: Cluster,
         lambda: "error" in (outcome := call_as("other", f"other-{next(attempts)}")) and outcome,
         60, "a pod outside the policy to be refused")
     assert "refused" in refused["error"] or "timed out" in refused["error"], refused
-    assert call_as("caller", "caller", retry_seconds=20).get("status") == 200
+    caller = call_as("caller", "caller", retry_seconds=SERVICE_PROGRAMMED_SECONDS)
+    assert caller.get("status") == 200, caller
     # Still refused once the allowed caller got in: the policy tells callers apart.
     assert "error" in call_as("other", "after")
 
