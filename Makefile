@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv binaries deps cluster-up cluster-down crds lint unit e2e test demo bench clean
+.PHONY: help venv binaries deps cluster-up cluster-down images crds lint unit e2e test demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,11 +25,14 @@ binaries: ## find or build etcd, kube-*, kubectl, kwok and helm (cached in ~/.ca
 deps: ## system packages the e2e tests need (Prometheus)
 	hack/deps.sh
 
-cluster-up: ## start the local control plane; prints the KUBECONFIG to use
+cluster-up: ## start the local control plane (TOOLFLEET_REAL_NODE=1: and a real node); prints the KUBECONFIG
 	hack/cluster.sh up
 
-cluster-down: ## stop the local control plane and free its ports
+cluster-down: ## stop the local control plane (and the real node, undoing its host changes)
 	hack/cluster.sh down
+
+images: ## build the operator and service images with buildah; imported into the real node when up
+	hack/images.sh
 
 crds: $(STAMP) ## regenerate the CRDs from the API models
 	$(PY) hack/gen-crds.py

@@ -6,8 +6,11 @@
 # modules into that cache. PATH is used only when its binary reports the pinned
 # version, because a stray kubectl or etcd of another release changes behaviour.
 #
-# Usage: hack/binaries.sh            # ensure all, print the bin dir on stdout
-#        hack/binaries.sh --check    # exit 1 if anything would need a build
+# Usage: hack/binaries.sh              # ensure all, print the bin dir on stdout
+#        hack/binaries.sh --check      # exit 1 if anything would need a build
+#        hack/binaries.sh --real-node  # also kubelet, kube-proxy and kube-router
+#                                      # (hack/realnode.sh), same bin dir
+# The flags combine: --check --real-node checks the real node's binaries too.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,8 +19,18 @@ source "$here/versions.env"
 
 cache=${TOOLFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toolfleet}
 bindir="$cache/bin/set-k8s-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}-helm-${HELM_VERSION}"
+# kube-router has a version of its own, so it is cached in a directory keyed by
+# it and linked into the bin dir (a bump re-points the link).
+kube_router_dir="$cache/bin/kube-router-${KUBE_ROUTER_VERSION}"
 check_only=false
-[ "${1:-}" = "--check" ] && check_only=true
+real_node=false
+for arg in "$@"; do
+  case $arg in
+    --check) check_only=true ;;
+    --real-node) real_node=true ;;
+    *) echo "usage: $0 [--check] [--real-node]" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf 'binaries: %s\n' "$*" >&2; }
 
@@ -57,10 +70,10 @@ k8s_ldflags() {
   echo "-s -w$f"
 }
 
-build_kubernetes() {
-  local work gomod staging cmds="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+build_kubernetes() { # build_kubernetes CMD...: k8s.io/kubernetes/cmd/CMD into the bin dir
+  local work gomod staging cmds="$*"
   work=$(mktemp -d)
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES_VERSION (takes a while, once)"
+  log "building $cmds $KUBERNETES_VERSION (takes a while, once)"
   gomod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
           | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
   # k8s.io/kubernetes replaces its staging modules with local paths, which a
@@ -101,7 +114,17 @@ missing=()
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   need "$b" "$KUBERNETES_VERSION" && missing+=("$b")
 done
-k8s_missing=${#missing[@]}
+k8s_missing=("${missing[@]}")
+if $real_node; then
+  for b in kubelet kube-proxy; do
+    need "$b" "$KUBERNETES_VERSION" && { missing+=("$b"); k8s_missing+=("$b"); }
+  done
+  if [ -x "$kube_router_dir/kube-router" ]; then
+    ln -sfn "$kube_router_dir/kube-router" "$bindir/kube-router"
+  else
+    missing+=(kube-router)
+  fi
+fi
 need etcd "$ETCD_VERSION" && missing+=(etcd)
 need kwok "$KWOK_VERSION" && missing+=(kwok)
 need helm "$HELM_VERSION" && missing+=(helm)
@@ -112,7 +135,7 @@ if $check_only; then
 fi
 
 command -v go >/dev/null || { log "Go is needed to build ${missing[*]}: install Go or set KUBEBUILDER_ASSETS"; exit 1; }
-[ "$k8s_missing" -gt 0 ] && build_kubernetes
+[ ${#k8s_missing[@]} -gt 0 ] && build_kubernetes "${k8s_missing[@]}"
 for b in "${missing[@]}"; do
   case $b in
     etcd) build_etcd ;;
@@ -122,9 +145,19 @@ for b in "${missing[@]}"; do
       GOBIN="$bindir" go install -trimpath \
         -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
         "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
+    kube-router)
+      # Only the firewall controller is used (NetworkPolicy); newer releases are
+      # not all served by the module proxy, hence the pin in versions.env.
+      mkdir -p "$kube_router_dir"
+      GOBIN="$kube_router_dir" go install -trimpath \
+        -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+        "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+      ln -sfn "$kube_router_dir/kube-router" "$bindir/kube-router" ;;
   esac
 done
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm; do
+wanted=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm)
+$real_node && wanted+=(kubelet kube-proxy kube-router)
+for b in "${wanted[@]}"; do
   [ -x "$bindir/$b" ] || { log "$b was not built"; exit 1; }
 done
 echo "$bindir"

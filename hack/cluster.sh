@@ -12,11 +12,19 @@
 #
 # State lives in $TOOLFLEET_CLUSTER_DIR (default: .cluster/ in this checkout),
 # ports are picked free at `up`, so two checkouts run two clusters side by side.
+#
+# TOOLFLEET_REAL_NODE=1 hack/cluster.sh up also joins a real node (hack/realnode.sh:
+# kubelet, containerd, kube-proxy, kube-router) where the machine allows it, and
+# says why not where it does not. The API server then listens on the host's
+# address too, so that pods reach it through the kubernetes Service, and may call
+# the kubelet. `down` takes the real node down first and undoes its host changes.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=${TOOLFLEET_CLUSTER_DIR:-$repo/.cluster}
 kubeconfig="$dir/kubeconfig"
+# Written at `up` when a real node joins: REAL_NODE_IP, the address the API server advertises.
+real_node_env="$dir/real-node.env"
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 log() { printf 'cluster: %s\n' "$*" >&2; }
@@ -45,27 +53,45 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
+signed() { # signed NAME SUBJECT EXTFILE, in the pki dir
+  openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -out "$1.crt" ${3:+-extfile "$3"} 2>/dev/null
+  rm -f "$1.csr"
+}
+
+apiserver_cert() { # apiserver_cert [IP]: the serving certificate, valid for IP too when given
+  # 10.0.0.1 is the in-cluster address of the kubernetes Service.
+  cat > apiserver.ext <<EOF
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1${1:+,IP:$1}
+extendedKeyUsage=serverAuth
+EOF
+  signed apiserver "/CN=kube-apiserver" apiserver.ext
+}
+
+real_node_certs() { # what a real node needs: the host's address in the serving
+  # certificate (pods reach the API there) and a client certificate to call kubelets.
+  local names
+  names=$(openssl x509 -in apiserver.crt -noout -ext subjectAltName)
+  grep -qE "IP Address:$REAL_NODE_IP(,|\$)" <<<"$names" || apiserver_cert "$REAL_NODE_IP"
+  [ -f apiserver-kubelet-client.crt ] \
+    || signed apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client.ext
+}
+
 certs() {
   local pki="$dir/pki"
   mkdir -p "$pki"
-  [ -f "$pki/ca.crt" ] && return 0
+  if [ -f "$pki/ca.crt" ]; then
+    if [ -n "${REAL_NODE_IP:-}" ]; then (cd "$pki" && real_node_certs); fi
+    return 0
+  fi
   (
     cd "$pki"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.crt \
       -subj "/CN=toolfleet-local-ca" 2>/dev/null
-    # 10.0.0.1 is the in-cluster address of the kubernetes Service.
-    cat > apiserver.ext <<EOF
-subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1
-extendedKeyUsage=serverAuth
-EOF
-    signed() { # signed NAME SUBJECT EXTFILE
-      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-        -out "$1.crt" ${3:+-extfile "$3"} 2>/dev/null
-      rm -f "$1.csr"
-    }
     printf 'extendedKeyUsage=clientAuth\n' > client.ext
-    signed apiserver "/CN=kube-apiserver" apiserver.ext
+    apiserver_cert
+    if [ -n "${REAL_NODE_IP:-}" ]; then real_node_certs; fi
     signed admin "/O=system:masters/CN=toolfleet-admin" client.ext
     signed controller-manager "/CN=system:kube-controller-manager" client.ext
     signed scheduler "/CN=system:kube-scheduler" client.ext
@@ -109,10 +135,32 @@ start() { # start NAME ARGS...
 up() {
   if is_up; then
     log "already up: KUBECONFIG=$kubeconfig"
+    if [ "${TOOLFLEET_REAL_NODE:-0}" = 1 ]; then
+      if [ -f "$real_node_env" ]; then
+        "$repo/hack/realnode.sh" up
+      else
+        log "it runs without a real node: hack/cluster.sh down first to start one with it"
+      fi
+    fi
     return 0
   fi
   [ -d "$dir/pids" ] && down_quiet
   mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
+  local api_address=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1)
+  REAL_NODE_IP=""
+  if [ "${TOOLFLEET_REAL_NODE:-0}" = 1 ]; then
+    if "$repo/hack/realnode.sh" check >&2; then
+      REAL_NODE_IP=$("$repo/hack/realnode.sh" node-ip)
+      # Pods reach the API server through the kubernetes Service (10.0.0.1), whose
+      # endpoint is the advertised address; logs and exec go to the kubelet.
+      api_address=(--bind-address 0.0.0.0 --advertise-address "$REAL_NODE_IP"
+        --kubelet-preferred-address-types InternalIP,Hostname
+        --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt"
+        --kubelet-client-key "$dir/pki/apiserver-kubelet-client.key")
+    else
+      log "starting without a real node (the reason is above)"
+    fi
+  fi
   certs
   local started=$SECONDS
   {
@@ -139,7 +187,7 @@ up() {
   local pki="$dir/pki"
   start kube-apiserver \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    "${api_address[@]}" --secure-port "$API_PORT" \
     --cert-dir "$dir/pki" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
@@ -192,6 +240,10 @@ up() {
   wait_for 60 "the default ServiceAccount (controller-manager running)" \
     "$bin/kubectl" --kubeconfig "$kubeconfig" get serviceaccount default -n default
   log "up in $((SECONDS - started))s: export KUBECONFIG=$kubeconfig"
+  if [ -n "$REAL_NODE_IP" ]; then
+    echo "REAL_NODE_IP=$REAL_NODE_IP" > "$real_node_env"
+    "$repo/hack/realnode.sh" up
+  fi
 }
 
 all_nodes_ready() {
@@ -207,6 +259,9 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 down_quiet() {
   local c pid
+  # The real node first, while the control plane is still there; a failure to undo
+  # its host changes stops here, leaving everything up to look at.
+  if [ -d "$dir/realnode" ]; then "$repo/hack/realnode.sh" down; fi
   for c in "${components[@]}"; do
     [ -f "$dir/pids/$c" ] || continue
     pid=$(cat "$dir/pids/$c")
@@ -219,7 +274,7 @@ down_quiet() {
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     rm -f "$dir/pids/$c"
   done
-  rm -rf "$dir/etcd" "$dir/ports.env"
+  rm -rf "$dir/etcd" "$dir/ports.env" "$real_node_env"
 }
 
 down() {
@@ -239,6 +294,7 @@ status() {
     # shellcheck disable=SC1091
     source "$dir/ports.env"
     echo "up: https://127.0.0.1:$API_PORT (KUBECONFIG=$kubeconfig)"
+    if [ -f "$real_node_env" ]; then "$repo/hack/realnode.sh" status || true; fi
   else
     echo "down"
     return 1

@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
-# System packages the e2e tests need beside the Python ones: Prometheus (the
-# canary analysis queries a real one). Installed from Debian's packages when
-# missing and we may (root); otherwise says what to install.
+# System packages the e2e tests need beside the Python ones. Installed from
+# Debian's packages when missing and we may (root); otherwise says what to install.
 #
-#   hack/deps.sh           ensure the test dependencies
-#   hack/deps.sh --bench   also nginx, the baseline of hack/bench/bench_catalog.py
+#   hack/deps.sh              Prometheus (the canary analysis queries a real one)
+#   hack/deps.sh --bench      also nginx and wrk, the baseline of hack/bench/bench_catalog.py
+#   hack/deps.sh --real-node  what hack/realnode.sh runs: containerd, runc, the CNI
+#                             plugins, netfilter tools, ipset, umoci (packs the pause image)
+#   hack/deps.sh --images     what `make images` builds with: buildah, mmdebstrap
 set -euo pipefail
 
-packages=(prometheus)
-[ "${1:-}" = "--bench" ] && packages+=(nginx wrk)
+case ${1:-} in
+  "") packages=(prometheus) ;;
+  --bench) packages=(prometheus nginx wrk) ;;
+  --real-node) packages=(containerd runc containernetworking-plugins iptables nftables conntrack
+                         socat ipset umoci) ;;
+  --images) packages=(buildah mmdebstrap) ;;
+  *) echo "usage: $0 [--bench|--real-node|--images]" >&2; exit 2 ;;
+esac
+
+installed() { # a command of that name, or the package itself (containernetworking-plugins has none)
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] \
+    || dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
 
 missing=()
 for p in "${packages[@]}"; do
-  command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
