@@ -184,6 +184,18 @@ def run(*argv: str) -> None:
 
 def restore(before: dict[str, Any], state_dir: str) -> None:
     """Undo what changed since BEFORE, in dependency order (mounts, links, rules, sets, ...)."""
+    _restore_mounts(before, state_dir)
+    _restore_links(before)
+    _restore_nft(before)
+    for name in set(ipsets()) - set(before["ipsets"]):
+        run("ipset", "destroy", name)
+    _restore_sysctls(before)
+    for name in sorted(set(cgroups()) - set(before["cgroups"])):
+        remove_cgroup(CGROUP_ROOT / name)
+    _remove_new_paths(before)
+
+
+def _restore_mounts(before: dict[str, Any], state_dir: str) -> None:
     # Deepest first, so that a mount over a mount comes off before its parent.
     for point in sorted({m for m in mounts() if m.startswith(state_dir + "/")
                          or (m not in before["mounts"] and m.startswith(("/run/netns/",
@@ -191,6 +203,9 @@ def restore(before: dict[str, Any], state_dir: str) -> None:
                                                                           "/run/containerd/")))},
                         key=lambda m: m.count("/"), reverse=True):
         run("umount", "--lazy", point)
+
+
+def _restore_links(before: dict[str, Any]) -> None:
     now_links = links()
     for name, master in now_links.items():
         if name not in before["links"] and master in now_links and master not in before["links"]:
@@ -198,6 +213,9 @@ def restore(before: dict[str, Any], state_dir: str) -> None:
     for name in links():
         if name not in before["links"] and name.startswith(NODE_LINKS):
             run("ip", "link", "delete", name)
+
+
+def _restore_nft(before: dict[str, Any]) -> None:
     now_tables = nft_tables()
     for table, text in now_tables.items():
         if table not in before["nft"]:
@@ -208,8 +226,9 @@ def restore(before: dict[str, Any], state_dir: str) -> None:
     for table, text in before["nft"].items():
         if table not in now_tables:
             subprocess.run(["nft", "-f", "-"], input=text, text=True, check=False)
-    for name in set(ipsets()) - set(before["ipsets"]):
-        run("ipset", "destroy", name)
+
+
+def _restore_sysctls(before: dict[str, Any]) -> None:
     for key, value in before["sysctls"].items():
         path = Path("/proc/sys") / key
         if path.exists() and path.read_text().strip() != value:
@@ -217,8 +236,9 @@ def restore(before: dict[str, Any], state_dir: str) -> None:
                 path.write_text(value + "\n")
             except OSError as error:
                 print(f"hoststate: sysctl {key}={value}: {error}", file=sys.stderr)
-    for name in sorted(set(cgroups()) - set(before["cgroups"])):
-        remove_cgroup(CGROUP_ROOT / name)
+
+
+def _remove_new_paths(before: dict[str, Any]) -> None:
     for path, existed in before["paths"].items():
         if not existed and os.path.lexists(path):
             if os.path.isdir(path) and not os.path.islink(path):
