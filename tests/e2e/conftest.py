@@ -106,7 +106,7 @@ def crds(cluster: Cluster) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     for crd in sorted((REPO / "crds").glob("*.yaml")):
         name = crd.name.removesuffix(".yaml")
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{name}")
+        cluster.wait_established(name)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,20 @@ class Cluster:
         """kubectl get ... -o json, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
+    def wait_established(self, *crds: str, timeout: float = 60) -> None:
+        """Wait until each CRD (by name) is Established.
+
+        Not `kubectl wait`: on a CRD the API server has not given a status yet
+        it fails at once (".status.conditions accessor error") instead of waiting.
+        """
+        def established(crd: str) -> bool:
+            conditions = (self.get("crd", crd).get("status") or {}).get("conditions") or []
+            return any(c.get("type") == "Established" and c.get("status") == "True"
+                       for c in conditions)
+
+        for crd in crds:
+            wait_until(lambda crd=crd: established(crd), timeout, f"CRD {crd} to be Established")
+
     def env(self) -> dict[str, str]:
         """An environment whose KUBECONFIG points at this cluster."""
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig),

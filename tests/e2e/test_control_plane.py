@@ -123,8 +123,7 @@ spec:
 
 def test_structural_crd_is_served_and_validates(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("apply", "-f", "-", input=WIDGET_CRD)
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s",
-                    "crd/widgets.smoke.toolfleet.io")
+    cluster.wait_established("widgets.smoke.toolfleet.io")
 
     def widget(size: int) -> str:
         return json.dumps({"apiVersion": "smoke.toolfleet.io/v1", "kind": "Widget",

@@ -43,8 +43,7 @@ def ha_namespace(cluster: Cluster) -> Iterator[str]:
 def peering(cluster: Cluster, crds: None, ha_namespace: str) -> str:
     """kopf's peering CRDs, from the chart, and the peering object the replicas share."""
     cluster.kubectl("apply", "--server-side", "-f", str(PEERING_CRDS))
-    for crd in ("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"):
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{crd}")
+    cluster.wait_established("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev")
     cluster.kubectl("apply", "-n", ha_namespace, "-f", "-", input=json.dumps({
         "apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": PEERING}}))
     return PEERING

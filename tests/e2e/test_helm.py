@@ -122,8 +122,7 @@ def test_install_run_as_its_service_account_upgrade_and_uninstall(
     assert f"kubectl -n {release.namespace} port-forward service/{release.fullname} 8080:80" \
         in installed.stdout
     assert "curl 'http://127.0.0.1:8080/v1/catalogs/default?format=openai'" in installed.stdout
-    for crd in CRDS:
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{crd}")
+    cluster.wait_established(*CRDS)
     deployment = release.get("deployment", release.fullname)
     assert deployment["status"]["readyReplicas"] == 2
     service = release.get("service", release.fullname)

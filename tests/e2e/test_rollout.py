@@ -430,8 +430,7 @@ def gateway_api(cluster: Cluster) -> None:
     crds = subprocess.run([str(REPO / "hack" / "gateway-api-crds.sh")], check=True,
                           capture_output=True, text=True, timeout=300).stdout.strip()
     cluster.kubectl("apply", "--server-side", "-f", crds, timeout=120)
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/httproutes.gateway.networking.k8s.io")
+    cluster.wait_established("httproutes.gateway.networking.k8s.io")
 
 
 def route_weights(cluster: Cluster, namespace: str) -> dict[str, int]:
