@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,6 +49,8 @@ from toolfleet.status.toolservice import Observed, compute_status
 
 # (namespace, owning ToolService, GPU resources held) of each GPU pod, by node name.
 GPUPods = Mapping[str, Sequence[tuple[str, str, Mapping[str, int]]]]
+# What a World parses from its objects; none of it depends on the analysis.
+_PARSED = frozenset({"status", "spec", "stored_revisions", "incompatibilities"})
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,43 @@ class World:
         """spec.replicas of the stable Deployment (the autoscaler's), 0 without one."""
         return int(((self.stable or {}).get("spec") or {}).get("replicas") or 0)
 
-    @property
+    # Parsed once per World: a reconcile reads them in analysis_due, plan and report.
+    @cached_property
     def status(self) -> ToolServiceStatus:
         """The stored status (empty when the ToolService has none yet)."""
         return ToolServiceStatus.model_validate(self.toolservice.get("status") or {})
+
+    @cached_property
+    def spec(self) -> ToolServiceSpec | str:
+        """The spec, or a message naming each field that cannot be read."""
+        try:
+            return ToolServiceSpec.model_validate(self.toolservice.get("spec") or {})
+        except ValidationError as err:
+            return "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in err.errors())
+
+    @cached_property
+    def stored_revisions(self) -> dict[str, ToolServiceSpec]:
+        """The spec of each revision kept in the revisions ConfigMap."""
+        return read_revisions(self.revisions)
+
+    @cached_property
+    def incompatibilities(self) -> tuple[Incompatibility, ...]:
+        """Breaking tool schema changes from the stable revision to the spec (none without one)."""
+        spec, stable_revision = self.spec, self.status.stable_revision
+        if isinstance(spec, str) or not stable_revision or stable_revision == revision_of(spec):
+            return ()
+        stable_spec = self.stored_revisions.get(stable_revision)
+        if stable_spec is None:
+            return ()
+        return tuple(compare_tool_schemas(stable_spec.tools, spec.tools))
+
+    def with_analysis(self, analysis: StepAnalysis) -> World:
+        """This World with a measured analysis, keeping what was already parsed."""
+        measured = replace(self, analysis=analysis)
+        measured.__dict__.update({key: value for key, value in self.__dict__.items()
+                                  if key in _PARSED})
+        return measured
 
 
 @dataclass(frozen=True)
@@ -140,32 +176,16 @@ def owner(world: World, spec: ToolServiceSpec) -> Owner:
     return Owner(name=world.name, namespace=world.namespace, uid=meta["uid"], spec=spec)
 
 
-def read_spec(world: World) -> ToolServiceSpec | str:
-    """The spec, or a message naming each field that cannot be read."""
-    try:
-        return ToolServiceSpec.model_validate(world.toolservice.get("spec") or {})
-    except ValidationError as err:
-        return "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                         for e in err.errors())
-
-
 def _rollout_observed(world: World, spec: ToolServiceSpec) -> RolloutObserved:
-    desired = revision_of(spec)
-    stored = read_revisions(world.revisions)
-    stable_revision = world.status.stable_revision
-    stable_spec = stored.get(stable_revision) if stable_revision else None
-    incompatibilities: tuple[Incompatibility, ...] = ()
-    if stable_spec is not None and stable_revision != desired:
-        incompatibilities = tuple(compare_tool_schemas(stable_spec.tools, spec.tools))
     canary = world.canary or {}
     return RolloutObserved(
-        desired_revision=desired,
-        stable_revision=stable_revision,
+        desired_revision=revision_of(spec),
+        stable_revision=world.status.stable_revision,
         canary_ready_replicas=int((canary.get("status") or {}).get("readyReplicas") or 0),
         canary_wanted_replicas=int((canary.get("spec") or {}).get("replicas") or 0),
         control=world.annotations.get(CONTROL_ANNOTATION),
         applied_control=world.annotations.get(APPLIED_CONTROL_ANNOTATION),
-        incompatibilities=incompatibilities,
+        incompatibilities=world.incompatibilities,
         generation=world.generation,
         analysis=world.analysis,
     )
@@ -182,7 +202,7 @@ class AnalysisRequest:
 
 def analysis_due(world: World, now: datetime) -> AnalysisRequest | None:
     """The canary analysis to measure before `plan`, if the rollout is at one."""
-    spec = read_spec(world)
+    spec = world.spec
     if isinstance(spec, str) or spec.rollout.analysis is None:
         return None
     observed = replace(_rollout_observed(world, spec), analysis=None)
@@ -196,12 +216,11 @@ def analysis_due(world: World, now: datetime) -> AnalysisRequest | None:
 
 def plan(world: World, now: datetime) -> Plan:
     """The children to apply and delete, and the rollout's decision."""
-    spec = read_spec(world)
+    spec = world.spec
     if isinstance(spec, str):
         return Plan(invalid=spec)
     decision = decide(spec, world.status, _rollout_observed(world, spec), now)
-    stored = read_revisions(world.revisions)
-    stored[revision_of(spec)] = spec
+    stored = {**world.stored_revisions, revision_of(spec): spec}
     tracks = Tracks(
         stable_spec=stored.get(decision.stable_revision),
         stable_revision=decision.stable_revision,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,4 +42,4 @@ def observe(toolservice: Mapping[str, Any], settings: Settings, nodes: Sequence[
         return world
     result = measure(due.analysis, due.target)
     log.info("analysis of %s/%s step %d: %s", namespace, name, due.key.step + 1, result.message)
-    return replace(world, analysis=StepAnalysis(key=due.key, result=result))
+    return world.with_analysis(StepAnalysis(key=due.key, result=result))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from hypothesis import strategies as st
+
 from .fixtures import tool
 
 T1 = "2025-01-01T00:00:00Z"
@@ -46,3 +48,19 @@ def toolcatalog(name: str, namespace: str = "team-a",
                      "generation": 1, "resourceVersion": "815"},
         "spec": {} if spec is None else spec,
     }
+
+
+def toolservice_fleets(max_size: int) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Fleets of up to `max_size` ToolServices in two namespaces, with colliding tool
+    names, both exposures, and readiness unknown, false or true."""
+    return st.lists(
+        st.builds(lambda name, namespace, tools, exposure, ready: toolservice(
+            name, namespace, tools, exposure=exposure, ready=ready),
+            st.sampled_from(["search", "forecast", "billing"]),
+            st.sampled_from(["team-a", "team-b"]),
+            st.lists(st.sampled_from(["find", "lookup", "predict"]), min_size=1, max_size=3,
+                     unique=True),
+            st.sampled_from(["public", "internal"]),
+            st.one_of(st.none(), st.booleans())),
+        max_size=max_size,
+        unique_by=lambda b: (b["metadata"]["namespace"], b["metadata"]["name"]))

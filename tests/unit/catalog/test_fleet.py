@@ -25,7 +25,7 @@ from toolfleet.catalog.selection import DEFAULT_CATALOG_NAME
 from toolfleet.catalog.source import ServiceEntry
 from toolfleet.status.conditions import find
 
-from .objects import T1, toolcatalog, toolservice
+from .objects import T1, toolcatalog, toolservice, toolservice_fleets
 
 PROPERTIES = settings(max_examples=50, deadline=None)
 OPERATOR_NAMESPACE = "toolfleet-system"
@@ -277,16 +277,7 @@ def test_transition_times_move_only_for_conditions_that_flip() -> None:
     assert (healed.excluded, healed.observed_generation) == ([], 2)
 
 
-fleets = st.lists(
-    st.builds(lambda name, namespace, tools, exposure, ready: toolservice(
-        name, namespace, tools, exposure=exposure, ready=ready),
-        st.sampled_from(["search", "forecast", "billing"]),
-        st.sampled_from(["team-a", "team-b"]),
-        st.lists(st.sampled_from(["find", "lookup", "predict"]), min_size=1, max_size=3,
-                 unique=True),
-        st.sampled_from(["public", "internal"]),
-        st.one_of(st.none(), st.booleans())),
-    max_size=6, unique_by=lambda b: (b["metadata"]["namespace"], b["metadata"]["name"]))
+fleets = toolservice_fleets(max_size=6)
 
 
 @PROPERTIES

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.catalog.objects import toolcatalog, toolservice
+from tests.unit.catalog.objects import toolcatalog, toolservice, toolservice_fleets
 from tests.unit.catalog.realistic import realistic_catalog
 
 from toolfleet.api.toolcatalog import ToolCatalogStatus
@@ -175,16 +175,7 @@ def test_a_publish_that_sees_nothing_new_plans_nothing() -> None:
     assert again.settled == settled.settled
 
 
-fleets = st.lists(
-    st.builds(lambda name, namespace, tools, exposure, ready: toolservice(
-        name, namespace, tools, exposure=exposure, ready=ready),
-        st.sampled_from(["search", "forecast", "billing"]),
-        st.sampled_from(["team-a", "team-b"]),
-        st.lists(st.sampled_from(["find", "lookup", "predict"]), min_size=1, max_size=3,
-                 unique=True),
-        st.sampled_from(["public", "internal"]),
-        st.one_of(st.none(), st.booleans())),
-    max_size=5, unique_by=lambda b: (b["metadata"]["namespace"], b["metadata"]["name"]))
+fleets = toolservice_fleets(max_size=5)
 
 
 @settings(max_examples=30, deadline=None)

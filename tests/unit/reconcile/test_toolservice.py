@@ -160,9 +160,14 @@ def test_an_analysis_is_asked_for_only_when_the_step_is_due() -> None:
         "team-a", "forecaster", 0)
     # A failed analysis, passed back under its key, rolls the canary back.
     failed = AnalysisResult(Outcome.failed, "error rate 0.25 > 0.05")
-    world = replace(world, analysis=StepAnalysis(key=due.key, result=failed))
-    result = report(world, plan(world, NOW + timedelta(seconds=61)), Applied(),
-                    NOW + timedelta(seconds=61))
+    later = NOW + timedelta(seconds=61)
+    analysed = StepAnalysis(key=due.key, result=failed)
+    # What the shell does: the World keeps what it parsed, and plans as a new one would.
+    assert analysis_due(world, later) == due
+    measured = world.with_analysis(analysed)
+    world = replace(world, analysis=analysed)
+    assert plan(measured, later) == plan(world, later)
+    result = report(world, plan(world, later), Applied(), later)
     assert result.status is not None and result.status.rollout is not None
     assert result.status.rollout.phase == "RolledBack"
 
