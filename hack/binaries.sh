@@ -8,8 +8,8 @@
 #
 # Usage: hack/binaries.sh              # ensure all, print the bin dir on stdout
 #        hack/binaries.sh --check      # exit 1 if anything would need a build
-#        hack/binaries.sh --real-node  # also kubelet, kube-proxy and kube-router
-#                                      # (hack/realnode.sh), same bin dir
+#        hack/binaries.sh --real-node  # also kubelet, kube-proxy, kube-router and
+#                                      # CoreDNS (hack/realnode.sh), same bin dir
 # The flags combine: --check --real-node checks the real node's binaries too.
 set -euo pipefail
 
@@ -22,6 +22,7 @@ bindir="$cache/bin/set-k8s-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWO
 # kube-router has a version of its own, so it is cached in a directory keyed by
 # it and linked into the bin dir (a bump re-points the link).
 kube_router_dir="$cache/bin/kube-router-${KUBE_ROUTER_VERSION}"
+coredns_dir="$cache/bin/coredns-${COREDNS_VERSION}"
 check_only=false
 real_node=false
 for arg in "$@"; do
@@ -124,6 +125,11 @@ if $real_node; then
   else
     missing+=(kube-router)
   fi
+  if [ -x "$coredns_dir/coredns" ]; then
+    ln -sfn "$coredns_dir/coredns" "$bindir/coredns"
+  else
+    missing+=(coredns)
+  fi
 fi
 need etcd "$ETCD_VERSION" && missing+=(etcd)
 need kwok "$KWOK_VERSION" && missing+=(kwok)
@@ -153,10 +159,17 @@ for b in "${missing[@]}"; do
         -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
         "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
       ln -sfn "$kube_router_dir/kube-router" "$bindir/kube-router" ;;
+    coredns)
+      # The real node's cluster DNS, run as a host process (no image to build).
+      mkdir -p "$coredns_dir"
+      log "building coredns $COREDNS_VERSION"
+      GOBIN="$coredns_dir" go install -trimpath -ldflags "-s -w" \
+        "github.com/coredns/coredns@$COREDNS_VERSION"
+      ln -sfn "$coredns_dir/coredns" "$bindir/coredns" ;;
   esac
 done
 wanted=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok helm)
-$real_node && wanted+=(kubelet kube-proxy kube-router)
+$real_node && wanted+=(kubelet kube-proxy kube-router coredns)
 for b in "${wanted[@]}"; do
   [ -x "$bindir/$b" ] || { log "$b was not built"; exit 1; }
 done

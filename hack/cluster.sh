@@ -18,9 +18,17 @@
 # says why not where it does not. The API server then listens on the host's
 # address too, so that pods reach it through the kubernetes Service, and may call
 # the kubelet. `down` takes the real node down first and undoes its host changes.
+#
+# TOOLFLEET_SCALE_NODES=N adds N fake CPU nodes (scale-0 ... scale-N-1, label
+# toolfleet.io/node-pool=scale) for fleets and benchmarks, each taking
+# TOOLFLEET_SCALE_NODE_PODS pods (default 110, the kubelet's default). On a cluster
+# that is up, `up` with it set resizes the pool to N (0 removes it); unset, `up`
+# leaves the pool as it is. The address ranges are in hack/network.env.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=network.env
+source "$repo/hack/network.env"
 dir=${TOOLFLEET_CLUSTER_DIR:-$repo/.cluster}
 kubeconfig="$dir/kubeconfig"
 # Written at `up` when a real node joins: REAL_NODE_IP, the address the API server advertises.
@@ -60,20 +68,29 @@ signed() { # signed NAME SUBJECT EXTFILE, in the pki dir
   rm -f "$1.csr"
 }
 
+# The kubernetes Service's ClusterIP: the first address of the Service range.
+kubernetes_service_ip() {
+  python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' \
+    "$SERVICE_CIDR"
+}
+
 apiserver_cert() { # apiserver_cert [IP]: the serving certificate, valid for IP too when given
-  # 10.0.0.1 is the in-cluster address of the kubernetes Service.
+  # Pods reach the API server at the kubernetes Service's ClusterIP, by that address.
   cat > apiserver.ext <<EOF
-subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1${1:+,IP:$1}
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$(kubernetes_service_ip)${1:+,IP:$1}
 extendedKeyUsage=serverAuth
 EOF
   signed apiserver "/CN=kube-apiserver" apiserver.ext
 }
 
+names_ip() { # names_ip IP: whether the serving certificate (in the pki dir) names IP
+  openssl x509 -in apiserver.crt -noout -ext subjectAltName \
+    | grep -qE "IP Address:$1(,|\$)"
+}
+
 real_node_certs() { # what a real node needs: the host's address in the serving
   # certificate (pods reach the API there) and a client certificate to call kubelets.
-  local names
-  names=$(openssl x509 -in apiserver.crt -noout -ext subjectAltName)
-  grep -qE "IP Address:$REAL_NODE_IP(,|\$)" <<<"$names" || apiserver_cert "$REAL_NODE_IP"
+  names_ip "$REAL_NODE_IP" || apiserver_cert "$REAL_NODE_IP"
   [ -f apiserver-kubelet-client.crt ] \
     || signed apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client.ext
 }
@@ -82,6 +99,8 @@ certs() {
   local pki="$dir/pki"
   mkdir -p "$pki"
   if [ -f "$pki/ca.crt" ]; then
+    # Kept from an earlier `up`: renewed when the Service range has moved since.
+    (cd "$pki" && { names_ip "$(kubernetes_service_ip)" || apiserver_cert; })
     if [ -n "${REAL_NODE_IP:-}" ]; then (cd "$pki" && real_node_certs); fi
     return 0
   fi
@@ -133,8 +152,15 @@ start() { # start NAME ARGS...
 }
 
 up() {
+  # A typo stops here, before anything starts.
+  whole_number TOOLFLEET_SCALE_NODES "${TOOLFLEET_SCALE_NODES:-0}" >/dev/null
+  whole_number TOOLFLEET_SCALE_NODE_PODS "${TOOLFLEET_SCALE_NODE_PODS:-110}" >/dev/null
   if is_up; then
     log "already up: KUBECONFIG=$kubeconfig"
+    if [ -n "${TOOLFLEET_SCALE_NODES:-}" ]; then
+      scale_nodes "$TOOLFLEET_SCALE_NODES"
+      wait_for 60 "all nodes Ready" all_nodes_ready
+    fi
     if [ "${TOOLFLEET_REAL_NODE:-0}" = 1 ]; then
       if [ -f "$real_node_env" ]; then
         "$repo/hack/realnode.sh" up
@@ -151,8 +177,9 @@ up() {
   if [ "${TOOLFLEET_REAL_NODE:-0}" = 1 ]; then
     if "$repo/hack/realnode.sh" check >&2; then
       REAL_NODE_IP=$("$repo/hack/realnode.sh" node-ip)
-      # Pods reach the API server through the kubernetes Service (10.0.0.1), whose
-      # endpoint is the advertised address; logs and exec go to the kubelet.
+      # Pods reach the API server through the kubernetes Service (the first address
+      # of SERVICE_CIDR), whose endpoint is the advertised address; logs and exec go
+      # to the kubelet.
       api_address=(--bind-address 0.0.0.0 --advertise-address "$REAL_NODE_IP"
         --kubelet-preferred-address-types InternalIP,Hostname
         --kubelet-client-certificate "$dir/pki/apiserver-kubelet-client.crt"
@@ -197,7 +224,7 @@ up() {
     --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" \
     --api-audiences https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range 10.0.0.0/24 \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
     --allow-privileged=false \
     --profiling=false
   wait_for 60 kube-apiserver "$bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz
@@ -206,7 +233,10 @@ up() {
   # node-lifecycle controller satisfied: after the grace period it declares every
   # node not-Ready and marks their pods NotReady, which kwok never restores. The
   # controller is still needed (it lifts the not-ready taint of new nodes), so
-  # its grace period outlasts any session instead.
+  # its grace period outlasts any session instead. Its client's own rate limit
+  # (20 requests a second by default, a ReplicaSet, a pod and status updates each
+  # per Deployment) would take minutes to start a fleet of thousands, as would the
+  # scheduler's 50 bindings a second: both get 200.
   start kube-controller-manager \
     --kubeconfig "$dir/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
@@ -218,6 +248,8 @@ up() {
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --leader-elect=false \
     --concurrent-gc-syncs 4 \
+    --kube-api-qps 200 --kube-api-burst 400 \
+    --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 \
     --horizontal-pod-autoscaler-sync-period 5s \
     --node-monitor-grace-period 8760h \
     --profiling=false
@@ -226,16 +258,18 @@ up() {
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
     --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" \
+    --kube-api-qps 200 --kube-api-burst 400 \
     --leader-elect=false --profiling=false
   start kwok \
     --kubeconfig "$dir/kwok.kubeconfig" \
     --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 \
-    --cidr 10.244.0.0/16 \
+    --cidr "$KWOK_POD_CIDR" \
     --server-address "127.0.0.1:$KWOK_PORT"
 
   "$bin/kubectl" --kubeconfig "$kubeconfig" apply -f "$repo/hack/nodes.yaml" >/dev/null
+  scale_nodes "${TOOLFLEET_SCALE_NODES:-0}"
   wait_for 60 "all nodes Ready" all_nodes_ready
   wait_for 60 "the default ServiceAccount (controller-manager running)" \
     "$bin/kubectl" --kubeconfig "$kubeconfig" get serviceaccount default -n default
@@ -244,6 +278,49 @@ up() {
     echo "REAL_NODE_IP=$REAL_NODE_IP" > "$real_node_env"
     "$repo/hack/realnode.sh" up
   fi
+}
+
+whole_number() { # whole_number NAME VALUE: VALUE if it is one, else a clear stop
+  [[ $2 =~ ^[0-9]+$ ]] || die "$1 must be a whole number (got '$2')"
+  echo "$((10#$2))"
+}
+
+scale_node() { # scale_node INDEX PODS: one fake CPU node of the scale pool, as JSON
+  local name="scale-$1" capacity="{\"cpu\": \"32\", \"memory\": \"128Gi\", \"pods\": \"$2\"}"
+  cat <<EOF
+{"apiVersion": "v1", "kind": "Node",
+ "metadata": {"name": "$name", "annotations": {"kwok.x-k8s.io/node": "fake"},
+   "labels": {"kubernetes.io/hostname": "$name", "kubernetes.io/os": "linux",
+     "kubernetes.io/arch": "amd64", "node.kubernetes.io/instance-type": "cpu-standard",
+     "toolfleet.io/node-pool": "scale"}},
+ "status": {"capacity": $capacity, "allocatable": $capacity}}
+EOF
+}
+
+# scale_nodes N: the scale pool holds exactly scale-0 ... scale-N-1. A node kept from
+# an earlier size keeps the capacity it registered with.
+scale_nodes() {
+  local want pods i name
+  want=$(whole_number TOOLFLEET_SCALE_NODES "$1")
+  pods=$(whole_number TOOLFLEET_SCALE_NODE_PODS "${TOOLFLEET_SCALE_NODE_PODS:-110}")
+  if [ "$want" -gt 0 ]; then
+    {
+      echo '{"apiVersion": "v1", "kind": "List", "items": ['
+      for ((i = 0; i < want; i++)); do
+        if [ "$i" -gt 0 ]; then echo ','; fi
+        scale_node "$i" "$pods"
+      done
+      echo ']}'
+    } | "$bin/kubectl" --kubeconfig "$kubeconfig" apply -f - >/dev/null
+  fi
+  for name in $("$bin/kubectl" --kubeconfig "$kubeconfig" get nodes \
+                  -l toolfleet.io/node-pool=scale -o name); do
+    i=${name#node/scale-}
+    if ! [[ $i =~ ^[0-9]+$ ]] || [ "$i" -ge "$want" ]; then
+      "$bin/kubectl" --kubeconfig "$kubeconfig" delete "$name" --wait=false >/dev/null
+    fi
+  done
+  if [ "$want" -gt 0 ]; then log "scale pool: $want node(s), new ones taking $pods pods each"; fi
 }
 
 all_nodes_ready() {

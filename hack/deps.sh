@@ -3,7 +3,8 @@
 # Debian's packages when missing and we may (root); otherwise says what to install.
 #
 #   hack/deps.sh              Prometheus (the canary analysis queries a real one)
-#   hack/deps.sh --bench      also nginx and wrk, the baseline of hack/bench/bench_catalog.py
+#   hack/deps.sh --bench      also nginx and wrk: the baseline and the load generator of
+#                             hack/bench/bench_catalog.py and bench_gateway.py
 #   hack/deps.sh --real-node  what hack/realnode.sh runs: containerd, runc, the CNI
 #                             plugins, netfilter tools, ipset, umoci (packs the pause image)
 #   hack/deps.sh --images     what `make images` builds with: buildah, mmdebstrap

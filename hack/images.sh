@@ -115,8 +115,6 @@ image_of() { sed -n 's/^  image: *//p' "$repo/$1"; }
 if [ -z "${TOOLFLEET_PYTHON_IMAGE:-}" ]; then debian_base; fi
 app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$repo/charts/toolfleet/Chart.yaml")
 operator_repo=$(sed -n '/^image:/,/^[^ ]/s/^  repository: *//p' "$repo/charts/toolfleet/values.yaml")
-# The kubelet names an image without a registry as docker.io/...; so does containerd.
-case $operator_repo in */*.*/*|*.*/*) ;; *) operator_repo="docker.io/$operator_repo" ;; esac
 build "$operator_repo:$app_version" Dockerfile .dockerignore
 for service in cluster-analyzer anomaly-detector; do
   build "$(image_of "services/$service/deploy/toolservice.yaml")" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real node beside the kwok nodes of hack/cluster.sh: containerd and runc (Debian
 # packages), a kubelet and kube-proxy (built like the control plane), the CNI bridge
-# plugin, and kube-router's firewall controller, which enforces NetworkPolicy.
+# plugin, kube-router's firewall controller, which enforces NetworkPolicy, and
+# CoreDNS, the cluster DNS (*.svc.cluster.local) pods are given.
 #
 #   hack/realnode.sh up       join a real node named `realnode` to the local cluster
 #                             (starting it with TOOLFLEET_REAL_NODE=1 when it is not up)
@@ -18,25 +19,32 @@
 # A real node changes the host: a bridge (rn0), netfilter rules and ipsets,
 # sysctls, cgroups, mounts under its state dir. `up` records that state first
 # (hack/realnode/hoststate.py) and `down` restores it, then checks that nothing
-# differs. One real node per machine (the bridge, the pod range 10.88.0.0/16 and
-# kube-proxy's rules are global): a lock names the checkout that has it.
+# differs. One real node per machine (the bridge, the pod range and kube-proxy's
+# rules are global): a lock names the checkout that has it. The address ranges,
+# shared with hack/cluster.sh, are in hack/network.env.
 #
 # Exit codes: 0 done, 1 failed, 77 this machine cannot run a real node (the message says why).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=network.env
+source "$repo/hack/network.env"
 dir=${TOOLFLEET_CLUSTER_DIR:-$repo/.cluster}
 state="$dir/realnode"
 cache=${TOOLFLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toolfleet}
 node=realnode
-pod_cidr=10.88.0.0/16
-service_cidr=10.0.0.0/24
+pod_cidr=$REAL_NODE_POD_CIDR
 bridge=rn0
+# The bridge's own address (the pod range's first), the pods' gateway: CoreDNS listens
+# there, so that it is reachable from pods and the host only (never an open resolver
+# on the host's network).
+bridge_ip=$(python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' "$pod_cidr")
+cluster_domain=cluster.local
 lock=/run/lock/toolfleet-realnode
 sock="$state/containerd/containerd.sock"
 baseline="$state/host-baseline.json"
 hoststate=("python3" "$repo/hack/realnode/hoststate.py")
-components=(kube-router kube-proxy kubelet containerd)  # stop order
+components=(coredns kube-router kube-proxy kubelet containerd)  # stop order
 SKIP=77
 
 log() { printf 'realnode: %s\n' "$*" >&2; }
@@ -82,7 +90,9 @@ check() {
 # The lock file names the state dir of the node that has it, from `up` to the end
 # of `down`. flock makes only the check-and-take atomic, and is let go at once:
 # a held flock would be inherited by the node's processes. A lock whose owner has
-# no recorded host state is stale.
+# no recorded host state is stale. An owner none of whose processes still run (its
+# checkout was killed, or the machine restarted) is taken over: its host changes
+# are undone first, from its own record, as its `down` would.
 take_lock() {
   mkdir -p "$(dirname "$lock")"
   exec 9<>"$lock"
@@ -90,10 +100,29 @@ take_lock() {
   local owner
   owner=$(cat "$lock")
   if [ -n "$owner" ] && [ "$owner" != "$state" ] && [ -f "$owner/host-baseline.json" ]; then
-    die "one real node per machine, and $owner has it: run hack/realnode.sh down there (TOOLFLEET_CLUSTER_DIR=$(dirname "$owner"))"
+    if owner_running "$owner"; then
+      exec 9>&-
+      die "one real node per machine, and $owner has it: run hack/realnode.sh down there (TOOLFLEET_CLUSTER_DIR=$(dirname "$owner"))"
+    fi
+    exec 9>&-
+    log "the real node of $owner left the lock but none of its processes run: undoing its host changes"
+    TOOLFLEET_CLUSTER_DIR=$(dirname "$owner") "$0" down \
+      || die "could not undo $owner's host changes; run TOOLFLEET_CLUSTER_DIR=$(dirname "$owner") $0 down"
+    take_lock
+    return
   fi
   echo "$state" > "$lock"
   exec 9>&-
+}
+
+owner_running() { # owner_running STATE_DIR: any of that node's recorded processes alive
+  local f
+  # An `up` records the host before it starts a process: a fresh record is a node starting.
+  [ -n "$(find "$1/host-baseline.json" -newermt '-2 minutes' 2>/dev/null)" ] && return 0
+  for f in "$1"/pids/*; do
+    [ -f "$f" ] && alive "$(cat "$f")" && return 0
+  done
+  return 1
 }
 
 release_lock() {
@@ -176,8 +205,21 @@ ctr_() { ctr --address "$sock" --namespace k8s.io "$@"; }
 
 # import ARCHIVE NAME: NAME is repository:tag; the archive's index names the tag only
 # (umoci and `make images` write it so), and --base-name adds the repository.
+# normalized NAME: the image reference as the kubelet looks it up. A name without a
+# registry domain (no "." or ":" in its first part, and not localhost) gets the
+# reference grammar's default domain and, with one part only, its library/ path.
+normalized() {
+  local name=$1 first=${1%%/*}
+  if [[ $name != */* ]]; then name="library/$name"; first=library; fi
+  if [[ $first != *.* && $first != *:* && $first != localhost ]]; then
+    name="docker.io/$name"
+  fi
+  echo "$name"
+}
+
 import_image() {
-  local archive=$1 name=$2 want
+  local archive=$1 name want
+  name=$(normalized "$2")
   # Already there with the archive's manifest: nothing to do (an import costs seconds).
   want=$({ tar -xOf "$archive" index.json 2>/dev/null || tar -xOf "$archive" ./index.json; } | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')
   # Listings are read whole before matching: with pipefail, a `grep -q` that stops
@@ -271,6 +313,8 @@ failCgroupV1: false
 containerRuntimeEndpoint: unix://$sock
 podLogsDirectory: "$state/pod-logs"
 resolvConf: /etc/resolv.conf
+clusterDNS: [$bridge_ip]
+clusterDomain: $cluster_domain
 # A shared development VM: evict only when truly out of room.
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
 # No registry can give an image back once collected: never collect them.
@@ -320,6 +364,59 @@ subjects:
 EOF
 }
 
+# CoreDNS answers the cluster's names from the API (kubernetes plugin) and forwards
+# the rest to the host's resolvers.
+write_corefile() {
+  cat > "$state/Corefile" <<EOF
+.:53 {
+  bind $bridge_ip
+  errors
+  health 127.0.0.1:$DNS_HEALTH_PORT
+  ready 127.0.0.1:$DNS_READY_PORT
+  kubernetes $cluster_domain in-addr.arpa ip6.arpa {
+    kubeconfig $state/coredns.kubeconfig toolfleet-local
+    pods insecure
+    fallthrough in-addr.arpa ip6.arpa
+  }
+  forward . /etc/resolv.conf
+  cache 30
+  loop
+}
+EOF
+}
+
+# The bridge, made before any pod so that CoreDNS can listen on its address; the CNI
+# bridge plugin takes it as it finds it. `down` removes it (hack/realnode/hoststate.py).
+make_bridge() {
+  ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
+  ip -4 addr show dev "$bridge" | grep -qF " $bridge_ip/" \
+    || ip addr add "$bridge_ip/${pod_cidr#*/}" dev "$bridge"
+  ip link set "$bridge" up
+}
+
+# CoreDNS reads Services, EndpointSlices, namespaces and pods; nothing more.
+coredns_rbac() {
+  "$bin/kubectl" --kubeconfig "$dir/kubeconfig" apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "toolfleet:coredns"}
+rules:
+- apiGroups: [""]
+  resources: [services, namespaces, pods]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "toolfleet:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "toolfleet:coredns"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "toolfleet:coredns"}
+EOF
+}
+
 node_ready() {
   [ "$("$bin/kubectl" --kubeconfig "$dir/kubeconfig" get node "$node" \
         -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
@@ -355,15 +452,19 @@ up() {
   sign kubelet "/O=system:nodes/CN=system:node:$node"
   sign kube-proxy "/CN=system:kube-proxy"
   sign kube-router "/CN=toolfleet:kube-router"
-  for u in kubelet kube-proxy kube-router; do kubeconfig "$u"; done
+  sign coredns "/CN=toolfleet:coredns"
+  for u in kubelet kube-proxy kube-router coredns; do kubeconfig "$u"; done
   {
     echo "KUBELET_PORT=$(free_port)"; echo "KUBELET_HEALTHZ_PORT=$(free_port)"
     echo "PROXY_HEALTHZ_PORT=$(free_port)"; echo "PROXY_METRICS_PORT=$(free_port)"
     echo "ROUTER_HEALTH_PORT=$(free_port)"; echo "ROUTER_METRICS_PORT=$(free_port)"
+    echo "DNS_HEALTH_PORT=$(free_port)"; echo "DNS_READY_PORT=$(free_port)"
   } > "$state/ports.env"
   # shellcheck disable=SC1091
   source "$state/ports.env"
   write_configs
+  write_corefile
+  make_bridge
   local pause
   pause=$(pause_image)
 
@@ -387,13 +488,17 @@ up() {
     --kubeconfig "$state/kube-router.kubeconfig" \
     --hostname-override "$node" \
     --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
-    --service-cluster-ip-range "$service_cidr" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
     --health-port "$ROUTER_HEALTH_PORT" --metrics-port "$ROUTER_METRICS_PORT"
   wait_for 30 kube-proxy curl -fsS "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz" \
     || die "see $state/logs/kube-proxy.log"
   wait_for 30 kube-router curl -fsS "http://127.0.0.1:$ROUTER_HEALTH_PORT/healthz" \
     || die "see $state/logs/kube-router.log"
-  log "up in $((SECONDS - started))s: node $node ($ip), pods in $pod_cidr"
+  coredns_rbac
+  start coredns "$bin/coredns" -conf "$state/Corefile"
+  wait_for 30 CoreDNS curl -fsS "http://127.0.0.1:$DNS_READY_PORT/ready" \
+    || die "see $state/logs/coredns.log"
+  log "up in $((SECONDS - started))s: node $node ($ip), pods in $pod_cidr, DNS at $bridge_ip"
 }
 
 # kill_pods: every container of the node, before containerd stops (its shims and
@@ -424,6 +529,7 @@ down() {
   if [ "$(id -u)" != 0 ]; then die "needs root to undo the host changes"; fi
   take_lock
   local started=$SECONDS
+  stop coredns
   stop kube-router
   stop kube-proxy
   stop kubelet
@@ -449,7 +555,7 @@ down() {
 
 status() {
   local c
-  for c in containerd kubelet kube-proxy kube-router; do
+  for c in containerd kubelet kube-proxy kube-router coredns; do
     pid_alive "$c" || { echo "down"; return 1; }
   done
   bin=${bin:-$("$repo/hack/binaries.sh" --check --real-node)}

@@ -42,7 +42,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,32 +52,20 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "operator"))
 sys.path.insert(0, str(REPO))
 
-from support import free_port, wait_for  # noqa: E402
+from support import find_nginx, free_port, nginx_running, stop, wait_for  # noqa: E402
 from tests.unit.catalog.realistic import realistic_catalog  # noqa: E402
 
 from toolfleet.catalog.render import FORMATS, render  # noqa: E402
 
 CATALOG_NAME = "default"
-NGINX_CONFIG = """\
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+# Static files, as a CDN would serve the catalog (after support.NGINX_PRELUDE).
+NGINX_HTTP = """\
     default_type application/json;
     sendfile on;
     tcp_nopush on;
     etag on;
     gzip_static on;
     gzip_vary on;
-    keepalive_requests 10000000;
     server {{
         listen 127.0.0.1:{port};
         root {tmp}/root;
@@ -134,16 +121,6 @@ def serve_toolfleet(port: int, tools: int) -> None:
                 handle_signals=True)
 
 
-def stop(process: subprocess.Popen[bytes], graceful: signal.Signals) -> None:
-    """Asks a server to stop with `graceful`; kills it if it has not within 20 seconds."""
-    process.send_signal(graceful)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextlib.contextmanager
 def toolfleet_server(tools: int) -> Iterator[str]:
     port = free_port()
@@ -158,24 +135,16 @@ def toolfleet_server(tools: int) -> Iterator[str]:
 
 @contextlib.contextmanager
 def nginx_server(nginx: str, body: bytes, path: str) -> Iterator[str]:
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
-        os.chmod(tmp, 0o755)  # nginx workers may run as another user
+    def prepare(tmp: str) -> None:
         target = Path(tmp, "root", path.lstrip("/"))
         target.parent.mkdir(parents=True)
         for directory in [Path(tmp, "root"), *Path(tmp, "root").rglob("*")]:
             directory.chmod(0o755)
         target.write_bytes(body)
         target.with_name(target.name + ".gz").write_bytes(gzip.compress(body, mtime=0))
-        config = Path(tmp, "nginx.conf")
-        config.write_text(NGINX_CONFIG.format(tmp=tmp, port=port))
-        process = subprocess.Popen([nginx, "-p", tmp, "-c", str(config), "-e",
-                                    f"{tmp}/error.log"])
-        try:
-            wait_for(f"http://127.0.0.1:{port}{path}")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop(process, signal.SIGQUIT)
+
+    with nginx_running(nginx, NGINX_HTTP, path, prepare) as (url, _, _):
+        yield url
 
 
 # --- the load generators
@@ -314,13 +283,6 @@ class Load:
         count = max(20, count // self.rounds)
         return run_builtin(url, headers, self.connections, count,
                            max(50, count // 10) if warm_up else 0)
-
-
-def find_nginx(explicit: str | None) -> str | None:
-    """The nginx binary: `explicit` if given, else the one on PATH or in sbin; None if absent."""
-    candidates = [explicit] if explicit else [
-        shutil.which("nginx") or "", "/usr/sbin/nginx", "/usr/local/sbin/nginx"]
-    return next((p for p in candidates if p and os.access(p, os.X_OK)), None)
 
 
 def phase_headers(url: str, headers: dict[str, str], full: bool) -> dict[str, str]:

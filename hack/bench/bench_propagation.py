@@ -37,7 +37,7 @@ LABELS = ("baseline", "catalog", "stream")
 def toolservice(namespace: str, description: str) -> dict[str, Any]:
     return {"apiVersion": "toolfleet.io/v1alpha1", "kind": "ToolService",
             "metadata": {"name": "geo", "namespace": namespace},
-            "spec": {"version": "1.0.0", "image": "ghcr.io/toolfleet/geo:1.0.0",
+            "spec": {"version": "1.0.0", "image": "toolfleet/geo:1.0.0",
                      "access": {"exposure": "public"},
                      "autoscaling": {"minReplicas": 1, "maxReplicas": 1},
                      "tools": [{"name": "geocode", "description": description,

@@ -44,7 +44,7 @@ from toolfleet.runtime import kube  # noqa: E402
 from toolfleet.settings import Settings  # noqa: E402
 
 SPEC: dict[str, Any] = {
-    "version": "1.0.0", "image": "ghcr.io/toolfleet/bench:1.0.0",
+    "version": "1.0.0", "image": "toolfleet/bench:1.0.0",
     "autoscaling": {"minReplicas": 1, "maxReplicas": 2},
     "tools": [{"name": "echo", "description": "Echo the input.",
                "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}],

@@ -51,7 +51,7 @@ HOST_PATHS = [
 NODE_LINKS = ("rn0", "kube-bridge", "kube-dummy-if", "kube-ipvs0")
 # The executables whose processes belong to a node.
 NODE_PROGRAMS = {"kubelet", "containerd", "kube-proxy", "kube-router", "containerd-shim-runc-v2",
-                 "runc", "pause"}
+                 "runc", "pause", "coredns"}
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 

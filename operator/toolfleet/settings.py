@@ -52,8 +52,44 @@ def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int,
     return value
 
 
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    # nan and inf compare false or unbounded: neither is a rate.
+    if not 0 <= value < float("inf"):
+        raise SettingsError(name, f"must be a number of requests a second, 0 or more "
+                            f"(got {raw!r}); 0 lifts the limit")
+    return value
+
+
+def _base_url(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return ""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest.split("/")[0] \
+            or any(c in raw for c in "?# "):
+        raise SettingsError(name, f"must be an http:// or https:// base URL with a host and "
+                            f"no query (got {raw!r})")
+    return raw.rstrip("/")
+
+
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return _integer(env, name, default, minimum=1, maximum=_MAX_PORT)
+
+
+def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(name, f"must be true or false (got {raw!r})")
+    return raw == "true"
 
 
 def _choice(env: Mapping[str, str], name: str, default: _E) -> _E:
@@ -77,16 +113,25 @@ class Settings:
     namespace: str = "toolfleet-system"
     # How often every ToolService is reconciled even when nothing was observed.
     resync_seconds: int = 300
-    # How many ToolService reconciles run at once (each waits mostly on the API server).
-    reconcile_workers: int = 4
+    # How many ToolService reconciles run at once. Sized for I/O, not CPUs: a reconcile
+    # reads from the watches and mostly waits on its writes, so enough of them keep the
+    # rate limit busy (api_qps x the API server's latency under load, 50 x 0.3 s).
+    reconcile_workers: int = 16
+    # The client-side rate limit of every request to the API server, as client-go's
+    # QPS and Burst: requests a second on average (0: no limit), and at once.
+    api_qps: float = 50.0
+    api_burst: int = 100
     # The catalog/metrics HTTP server.
     http_host: str = "0.0.0.0"
     http_port: int = 8080
     cluster_domain: str = "cluster.local"
-    # Who may reach every service besides its callers: the operator (catalog probes)
-    # and Prometheus (metrics scraping), as pod labels in any namespace.
+    # Who may reach every service besides its callers: the operator (catalog probes),
+    # the gateway (it calls on behalf of callers RBAC lets call the catalog) and
+    # Prometheus (metrics scraping), as pod labels in any namespace.
     operator_pod_labels: dict[str, str] = field(default_factory=lambda: {
         "app.kubernetes.io/name": "toolfleet", "app.kubernetes.io/component": "operator"})
+    gateway_pod_labels: dict[str, str] = field(default_factory=lambda: {
+        "app.kubernetes.io/name": "toolfleet", "app.kubernetes.io/component": "gateway"})
     scraper_pod_labels: dict[str, str] = field(default_factory=lambda: {
         "app.kubernetes.io/name": "prometheus"})
     # The validating admission webhook: off unless a host the API server can reach
@@ -101,6 +146,13 @@ class Settings:
     default_collision_strategy: CollisionStrategy = CollisionStrategy.prefix
     # Catalog changes arriving within this window are published together.
     catalog_debounce_seconds: float = 0.2
+    # The gateway's base URL (e.g. http://toolfleet-gateway.toolfleet-system.svc.cluster.local),
+    # named in every catalog so that routers need one address; empty: no gateway.
+    gateway_url: str = ""
+    # Serve a catalog (GET /v1/catalogs/{name}, its /events, and its entry in the list)
+    # only to callers RBAC lets call it: a bearer token reviewed by TokenReview and
+    # SubjectAccessReview (verb `call` on toolcatalogs), as the gateway does.
+    catalog_auth: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +173,8 @@ class Settings:
                                     minimum=1),
             reconcile_workers=_integer(env, "TOOLFLEET_RECONCILE_WORKERS", cls.reconcile_workers,
                                        minimum=1),
+            api_qps=_rate(env, "TOOLFLEET_API_QPS", cls.api_qps),
+            api_burst=_integer(env, "TOOLFLEET_API_BURST", cls.api_burst, minimum=1),
             http_host=_text(env, "TOOLFLEET_HTTP_HOST", cls.http_host),
             http_port=_port(env, "TOOLFLEET_HTTP_PORT", cls.http_port),
             cluster_domain=_text(env, "TOOLFLEET_CLUSTER_DOMAIN", cls.cluster_domain),
@@ -130,4 +184,6 @@ class Settings:
             webhook_port=_port(env, "TOOLFLEET_WEBHOOK_PORT", cls.webhook_port),
             webhook_listen=_text(env, "TOOLFLEET_WEBHOOK_LISTEN", cls.webhook_listen),
             webhook_cert_dir=_text(env, "TOOLFLEET_WEBHOOK_CERT_DIR", cls.webhook_cert_dir),
+            gateway_url=_base_url(env, "TOOLFLEET_GATEWAY_URL"),
+            catalog_auth=_boolean(env, "TOOLFLEET_CATALOG_AUTH", cls.catalog_auth),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ def cluster() -> Iterator[Cluster]:
     """The local control plane, started for this session unless it is already up."""
     was_up = subprocess.run([str(CLUSTER_SH), "status"], capture_output=True).returncode == 0
     if not was_up:
-        subprocess.run([str(CLUSTER_SH), "up"], check=True, timeout=1800)
+        start_cluster()
     bin_dir = subprocess.run([str(REPO / "hack" / "binaries.sh"), "--check"], check=True,
                              capture_output=True, text=True).stdout.strip()
     kubeconfig = Path(os.environ.get("TOOLFLEET_CLUSTER_DIR", REPO / ".cluster")) / "kubeconfig"
@@ -37,6 +38,18 @@ def cluster() -> Iterator[Cluster]:
     finally:
         if not was_up:
             subprocess.run([str(CLUSTER_SH), "down"], check=False, timeout=120)
+
+
+def start_cluster() -> None:
+    """hack/cluster.sh up; on failure its last lines go into every e2e error's summary
+    line, which is all a truncated CI log may keep."""
+    up = subprocess.run([str(CLUSTER_SH), "up"], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True, timeout=1800)
+    sys.stdout.write(up.stdout)
+    if up.returncode != 0:
+        last = [line for line in up.stdout.splitlines() if line.strip()][-3:]
+        pytest.fail(f"hack/cluster.sh up failed (exit {up.returncode}): " + " | ".join(last),
+                    pytrace=False)
 
 
 @contextlib.contextmanager
@@ -79,7 +92,7 @@ def start_operator(cluster: Cluster, log_path: Path,
 
     def ready() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"operator exited {process.returncode}:\n{op.log()}")
+            raise AssertionError(f"operator exited {process.returncode}:\n{op.log_tail()}")
         try:
             with urllib.request.urlopen(f"{op.url}/readyz", timeout=2) as response:
                 return bool(response.status == 200)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
+import re
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,17 @@ class Cluster:
     def get(self, *args: str) -> Any:
         """kubectl get ... -o json, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def table(self, *args: str) -> list[dict[str, str]]:
+        """`kubectl get ...` as a user reads it: each row, column header to value ("" where
+        the cell is blank). Cells are cut at the header's offsets, as kubectl aligns them."""
+        header, *rows = self.kubectl("get", *args).stdout.splitlines()
+        starts = [m.start() for m in re.finditer(r"\S+", header)]
+        names = header.split()
+        ends: list[int | None] = [*starts[1:], None]
+        return [{name: row[start:end].strip()
+                 for name, start, end in zip(names, starts, ends, strict=True)}
+                for row in rows]
 
     def wait_established(self, *crds: str, timeout: float = 60) -> None:
         """Wait until each CRD (by name) is Established.
@@ -70,6 +85,19 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str,
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+
+
+@contextlib.contextmanager
+def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free loopback port in a thread; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def free_port() -> int:
@@ -112,5 +140,9 @@ class Operator:
         return total
 
     def log(self) -> str:
-        """What the operator logged so far (for failure messages)."""
-        return self.log_path.read_text(errors="replace")[-5000:]
+        """Everything the operator logged so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, chars: int = 5000) -> str:
+        """The end of the operator's log, short enough for a failure message."""
+        return self.log()[-chars:]

@@ -28,7 +28,7 @@ def toolservice(name: str, tools: list[str], exposure: str,
         "apiVersion": "toolfleet.io/v1alpha1", "kind": "ToolService",
         "metadata": {"name": name, "labels": labels or {}},
         "spec": {
-            "version": "1.0.0", "image": f"ghcr.io/toolfleet/{name}:1.0.0",
+            "version": "1.0.0", "image": f"toolfleet/{name}:1.0.0",
             "autoscaling": {"minReplicas": 1, "maxReplicas": 2},
             "access": {"exposure": exposure},
             "tools": [{
@@ -378,3 +378,15 @@ def test_two_thousand_tools_publish_within_object_limits_and_read_back_identical
         gzipped = httpx.get(f"{operator.url}/v1/catalogs/{catalog}", params={"format": fmt},
                             headers={"Accept-Encoding": "gzip"}, timeout=30)
         assert gzipped.content == served.content  # httpx decodes; the bytes must agree
+
+
+def test_a_toolcatalog_named_default_is_refused_by_the_api_server(
+        cluster: Cluster, crds: None, namespace: str) -> None:
+    # A grant to call the built-in catalog would grant it too (RBAC resourceNames).
+    manifest = {"apiVersion": "toolfleet.io/v1alpha1", "kind": "ToolCatalog",
+                "metadata": {"name": "default"}, "spec": {}}
+    result = cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest),
+                             check=False)
+
+    assert result.returncode != 0
+    assert "metadata.name must not be default" in result.stderr

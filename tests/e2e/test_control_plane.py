@@ -158,7 +158,9 @@ def running(pid: int) -> bool:
 
 def test_second_cluster_runs_beside_and_leaves_nothing_behind(
         cluster: Cluster, tmp_path: Path) -> None:
-    env = {**os.environ, "TOOLFLEET_CLUSTER_DIR": str(tmp_path / "second")}
+    # Never with the real node: one per machine, and the first cluster may hold it.
+    env = {**os.environ, "TOOLFLEET_CLUSTER_DIR": str(tmp_path / "second"),
+           "TOOLFLEET_REAL_NODE": "0"}
     subprocess.run([str(CLUSTER_SH), "up"], env=env, check=True, timeout=300,
                    capture_output=True)
     state = tmp_path / "second"
@@ -178,3 +180,50 @@ def test_second_cluster_runs_beside_and_leaves_nothing_behind(
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
     # The first cluster is untouched.
     assert cluster.get("nodes")["items"]
+
+
+def test_a_fleet_sized_cluster_has_a_wide_service_range_and_a_scale_pool(
+        cluster: Cluster, tmp_path: Path) -> None:
+    state = tmp_path / "fleet"
+    env = {**os.environ, "TOOLFLEET_CLUSTER_DIR": str(state), "TOOLFLEET_REAL_NODE": "0",
+           "TOOLFLEET_SCALE_NODES": "3", "TOOLFLEET_SCALE_NODE_PODS": "250"}
+    subprocess.run([str(CLUSTER_SH), "up"], env=env, check=True, timeout=300,
+                   capture_output=True)
+    try:
+        fleet = Cluster(kubeconfig=state / "kubeconfig", bin_dir=cluster.bin_dir)
+        service_cidr = fleet.get("servicecidr", "kubernetes")
+        assert service_cidr["spec"]["cidrs"] == ["10.0.0.0/16"]
+        # An address a /24 would not have: Services of a fleet fit.
+        fleet.kubectl("create", "service", "clusterip", "wide", "--tcp=80",
+                      "--clusterip=10.0.200.9")
+        assert fleet.get("service", "wide")["spec"]["clusterIP"] == "10.0.200.9"
+
+        def scale_pool() -> dict[str, dict[str, Any]]:
+            return {n["metadata"]["name"]: n for n in
+                    fleet.get("nodes", "-l", "toolfleet.io/node-pool=scale")["items"]}
+
+        nodes = scale_pool()
+        assert sorted(nodes) == ["scale-0", "scale-1", "scale-2"]
+        for node in nodes.values():
+            assert node["status"]["allocatable"]["pods"] == "250"
+            assert [c["status"] for c in node["status"]["conditions"]
+                    if c["type"] == "Ready"] == ["True"]
+
+        # `up` on the running cluster resizes the pool.
+        subprocess.run([str(CLUSTER_SH), "up"], env={**env, "TOOLFLEET_SCALE_NODES": "1"},
+                       check=True, timeout=120, capture_output=True)
+        wait_until(lambda: sorted(scale_pool()) == ["scale-0"], 30,
+                   "the scale pool to shrink to one node")
+    finally:
+        subprocess.run([str(CLUSTER_SH), "down"], env=env, check=True, timeout=120,
+                       capture_output=True)
+
+
+def test_a_scale_pool_of_no_whole_number_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "TOOLFLEET_CLUSTER_DIR": str(tmp_path / "typo"),
+           "TOOLFLEET_REAL_NODE": "0", "TOOLFLEET_SCALE_NODES": "many"}
+    up = subprocess.run([str(CLUSTER_SH), "up"], env=env, timeout=300, capture_output=True,
+                        text=True)
+    subprocess.run([str(CLUSTER_SH), "down"], env=env, timeout=120, capture_output=True)
+    assert up.returncode != 0
+    assert "TOOLFLEET_SCALE_NODES must be a whole number (got 'many')" in up.stderr

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.e2e.conftest import start_operator, stop_operator
-from tests.e2e.support import REPO, Cluster, wait_until
+from tests.e2e.support import REPO, Cluster, free_port, wait_until
 
 CHART = REPO / "charts" / "toolfleet"
 SAMPLE = REPO / "config" / "samples" / "cpu-toolservice.yaml"
@@ -64,8 +66,14 @@ class Release:
         scope = ["-n", self.namespace] if namespaced else []
         return self.cluster.kubectl("get", kind, name, *scope, check=False).returncode == 0
 
-    def can_i(self, *args: str) -> bool:
-        result = self.cluster.kubectl("auth", "can-i", *args, "--as", self.account,
+    @property
+    def gateway(self) -> str:
+        """The name of the gateway's objects, its ServiceAccount's included."""
+        return f"{self.fullname}-gateway"
+
+    def can_i(self, *args: str, account: str = "") -> bool:
+        """`kubectl auth can-i` as the operator's ServiceAccount, or as `account`."""
+        result = self.cluster.kubectl("auth", "can-i", *args, "--as", account or self.account,
                                       check=False)
         return result.stdout.strip() == "yes"
 
@@ -83,9 +91,11 @@ def release(cluster: Cluster) -> Iterator[Release]:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def service_account_kubeconfig(release: Release, path: Path) -> Path:
-    """A kubeconfig that authenticates as the chart's ServiceAccount with a fresh token."""
-    token = release.cluster.kubectl("create", "token", release.fullname, "-n",
+def service_account_kubeconfig(release: Release, path: Path, account: str = "") -> Path:
+    """A kubeconfig that authenticates as one of the chart's ServiceAccounts (the operator's
+    by default) with a fresh token."""
+    account = account or release.fullname
+    token = release.cluster.kubectl("create", "token", account, "-n",
                                     release.namespace, "--duration=1h").stdout.strip()
     admin = yaml.safe_load(release.cluster.kubeconfig.read_text())
     cluster = dict(admin["clusters"][0]["cluster"])
@@ -97,9 +107,8 @@ def service_account_kubeconfig(release: Release, path: Path) -> Path:
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config",
         "clusters": [{"name": "local", "cluster": cluster}],
-        "users": [{"name": release.fullname, "user": {"token": token}}],
-        "contexts": [{"name": "chart", "context": {"cluster": "local",
-                                                   "user": release.fullname}}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "chart", "context": {"cluster": "local", "user": account}}],
         "current-context": "chart",
     }))
     return path
@@ -159,7 +168,7 @@ def test_install_run_as_its_service_account_upgrade_and_uninstall(
                 return [tool["function"]["name"] for tool in json.loads(response.read())]
 
         wait_until(lambda: "count_words" in catalog(), 30, "the tool in the default catalog")
-        assert "forbidden" not in operator.log().lower(), operator.log()
+        assert "forbidden" not in operator.log().lower(), operator.log_tail()
     finally:
         stop_operator(operator)
 
@@ -211,3 +220,113 @@ def test_bad_values_fail_the_install_before_anything_is_created(release: Release
     assert "at '/replicaCount': minimum: got -1, want 1" in result.stderr
     assert release.helm("list", "--all", "-q").stdout.strip() == ""
     assert not release.exists("deployment", release.fullname)
+
+
+def start_gateway(release: Release, kubeconfig: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`toolfleet gateway` with the chart's arguments and settings, on loopback, as the
+    process authenticated by `kubeconfig`; waits until it serves /readyz (it has listed
+    the published catalogs) or fails with its log."""
+    container = release.get("deployment", release.gateway)["spec"]["template"]["spec"][
+        "containers"][0]
+    port = free_port()
+    chart_env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    env = {**release.cluster.env(), **chart_env, "KUBECONFIG": str(kubeconfig),
+           "TOOLFLEET_GATEWAY_HOST": "127.0.0.1", "TOOLFLEET_GATEWAY_PORT": str(port)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "toolfleet.cli", *container["args"]],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"gateway exited {process.returncode}:\n"
+                                 f"{log_path.read_text(errors='replace')[-5000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
+    try:
+        wait_until(ready, 60, "the gateway to read the published catalogs (/readyz)")
+    except BaseException:
+        process.kill()
+        process.wait(timeout=10)
+        raise
+    return process
+
+
+def test_the_gateway_installs_with_least_rbac_and_consumers_call_only_their_catalog(
+        cluster: Cluster, release: Release, tmp_path: Path) -> None:
+    ns, gateway = release.namespace, release.gateway
+    # A router elsewhere, granted the catalog of the ToolCatalog `tools` in the release's
+    # namespace (the grant lives beside the ToolCatalog).
+    router = f"system:serviceaccount:{ns}-routers:router"
+    release.helm(
+        "install", release.name, str(CHART), "--wait", "--timeout", "300s",
+        "--set", f"watchNamespaces={{{ns}}}",
+        "--set", "gateway.exampleConsumer.enabled=true",
+        "--set", f"gateway.exampleConsumer.catalog={ns}.tools",
+        "--set", f"gateway.exampleConsumer.namespace={ns}-routers",
+        "--set", "gateway.exampleConsumer.serviceAccount=router")
+
+    # The gateway: two replicas, raised by its HPA (the Deployment leaves them to it).
+    assert release.get("horizontalpodautoscaler", gateway)["spec"]["minReplicas"] == 2
+    wait_until(lambda: (release.get("deployment", gateway).get("status") or {})
+               .get("readyReplicas") == 2, 120, "the HPA to raise the gateway to 2 replicas")
+    service = release.get("service", gateway)
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(80, "http")]
+    assert release.get("poddisruptionbudget", gateway)["spec"]["minAvailable"] == 1
+    pods = cluster.get("pods", "-n", ns, "-l", "app.kubernetes.io/component=gateway")["items"]
+    assert {p["spec"]["serviceAccountName"] for p in pods} == {gateway}
+    # The operator puts the gateway's address into the catalogs.
+    operator_env = {e["name"]: e.get("value") for e in operator_container(release)["env"]}
+    assert operator_env["TOOLFLEET_GATEWAY_URL"] == f"http://{gateway}.{ns}.svc.cluster.local"
+
+    # What the gateway's ServiceAccount may do: read catalogs, review callers; nothing else.
+    as_gateway = f"system:serviceaccount:{ns}:{gateway}"
+    assert release.can_i("create", "tokenreviews", account=as_gateway)
+    assert release.can_i("create", "subjectaccessreviews", account=as_gateway)
+    assert release.can_i("watch", "configmaps", "--all-namespaces", account=as_gateway)
+    assert release.can_i("watch", "endpointslices.discovery.k8s.io", "--all-namespaces",
+                         account=as_gateway)
+    assert not release.can_i("get", "secrets", "-n", ns, account=as_gateway)
+    assert not release.can_i("create", "configmaps", "-n", ns, account=as_gateway)
+    assert not release.can_i("list", "toolservices", "-n", ns, account=as_gateway)
+    assert not release.can_i("call", "toolcatalogs/default", "--all-namespaces",
+                             account=as_gateway)
+
+    # Run as that ServiceAccount, as the chart runs it, it reads the published catalogs.
+    kubeconfig = service_account_kubeconfig(release, tmp_path / "kubeconfig", gateway)
+    log_dir = REPO / ".cluster" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"gateway-{ns}.log"
+    process = start_gateway(release, kubeconfig, log_path)
+    process.terminate()
+    process.wait(timeout=40)
+    assert "forbidden" not in log_path.read_text().lower()
+
+    # The example consumer may call its one catalog, and nothing else.
+    assert release.can_i("call", "toolcatalogs/tools", "-n", ns, account=router)
+    assert not release.can_i("call", "toolcatalogs/other", "-n", ns, account=router)
+    assert not release.can_i("call", "toolcatalogs/tools", "-n", "default", account=router)
+    assert not release.can_i("call", "toolcatalogs/default", "--all-namespaces", account=router)
+    assert not release.can_i("get", "toolcatalogs/tools", "-n", ns, account=router)
+
+    # Granted the built-in catalog instead: the Role goes, a ClusterRoleBinding comes.
+    # And without the HPA the Deployment sets the replicas itself.
+    release.helm("upgrade", release.name, str(CHART), "--reuse-values", "--wait",
+                 "--timeout", "300s", "--set", "gateway.exampleConsumer.catalog=default",
+                 "--set", "gateway.autoscaling.enabled=false", "--set", "gateway.replicas=3")
+    assert release.can_i("call", "toolcatalogs/default", "--all-namespaces", account=router)
+    assert not release.can_i("call", "toolcatalogs/tools", "-n", ns, account=router)
+    assert not release.exists("horizontalpodautoscaler", gateway)
+    assert release.get("deployment", gateway)["spec"]["replicas"] == 3
+
+    # Uninstall removes every gateway object, cluster-wide ones included.
+    release.helm("uninstall", release.name, "--wait")
+    for kind in ("deployment", "service", "serviceaccount", "poddisruptionbudget"):
+        assert not release.exists(kind, gateway), kind
+    for kind, name in (("clusterrole", gateway), ("clusterrolebinding", gateway),
+                       ("clusterrole", f"{release.fullname}-catalog-default-caller"),
+                       ("clusterrolebinding", f"{release.fullname}-example-consumer")):
+        assert not release.exists(kind, name, namespaced=False), (kind, name)

@@ -7,6 +7,7 @@ images (`make images`); where either is missing they are skipped, saying which.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -58,15 +59,20 @@ def service_image() -> str:
 
 @pytest.fixture(scope="module")
 def real_node(cluster: Cluster) -> Cluster:
-    """The cluster, once its real node is up and has the images; a skip saying why otherwise."""
+    """The cluster, once its real node is up and has the images; a skip saying why otherwise.
+
+    With TOOLFLEET_REAL_NODE=1 (`make test` sets it once `hack/realnode.sh check`
+    passed and the images are built) a missing node or image is a failure, not a skip.
+    """
+    missing = pytest.fail if os.environ.get("TOOLFLEET_REAL_NODE") == "1" else pytest.skip
     # Only `status`: `check` would install the node's packages just to explain a skip.
     if realnode("status").returncode != 0:
-        pytest.skip("the real node is not up: start the cluster with TOOLFLEET_REAL_NODE=1 "
-                    "hack/cluster.sh up (hack/realnode.sh check says whether this machine can)")
+        missing("the real node is not up: start the cluster with TOOLFLEET_REAL_NODE=1 "
+                "hack/cluster.sh up (hack/realnode.sh check says whether this machine can)")
     archive = REPO / "build" / "images" / (service_image().rsplit(":", 1)[0].replace("/", "_")
                                            + ".oci.tar")
     if not archive.exists():
-        pytest.skip(f"{service_image()} is not built: run make images")
+        missing(f"{service_image()} is not built: run make images")
     return cluster
 
 
@@ -112,23 +118,34 @@ def service_deployment(image: str) -> dict[str, Any]:
 
 
 def client_pod(name: str, labels: dict[str, str], image: str, url: str,
-               body: dict[str, Any] | None = None, retry_seconds: float = 0) -> dict[str, Any]:
+               body: dict[str, Any] | None = None, retry_seconds: float = 0,
+               service_account: str | None = None) -> dict[str, Any]:
     """A pod that calls URL (POST BODY, or GET) and prints the outcome as JSON.
 
     With retry_seconds, a refused call is tried again until then (see
-    SERVICE_PROGRAMMED_SECONDS).
+    SERVICE_PROGRAMMED_SECONDS). With service_account, the pod runs as it and
+    sends its token as `Authorization: Bearer`.
     """
     script = (
-        "import json, sys, time, urllib.request\n"
+        "import json, os, sys, time, urllib.request\n"
         "url, retry, data = sys.argv[1], float(sys.argv[2]), sys.argv[3:]\n"
+        "headers = {'Content-Type': 'application/json'}\n"
+        "token = '/var/run/secrets/kubernetes.io/serviceaccount/token'\n"
+        "if os.environ.get('SEND_TOKEN'):\n"
+        "    headers['Authorization'] = 'Bearer ' + open(token).read().strip()\n"
         "request = urllib.request.Request(url, data=data[0].encode() if data else None,\n"
-        "    headers={'Content-Type': 'application/json'})\n"
+        "    headers=headers)\n"
         "deadline = time.monotonic() + retry\n"
         "while True:\n"
         "    try:\n"
         "        with urllib.request.urlopen(request, timeout=5) as response:\n"
         "            outcome = {'status': response.status, 'body': json.load(response)}\n"
         "        break\n"
+        "    except urllib.error.HTTPError as error:\n"
+        "        outcome = {'status': error.code, 'error': str(error)}\n"
+        "        if error.code not in (404, 503) or time.monotonic() > deadline:\n"
+        "            break\n"
+        "        time.sleep(0.5)\n"
         "    except OSError as error:\n"
         "        outcome = {'error': str(error)}\n"
         "        if time.monotonic() > deadline:\n"
@@ -141,6 +158,7 @@ def client_pod(name: str, labels: dict[str, str], image: str, url: str,
         "metadata": {"name": name, "labels": labels},
         "spec": {
             **ON_THE_REAL_NODE,
+            **({"serviceAccountName": service_account} if service_account else {}),
             "restartPolicy": "Never",
             "securityContext": {"runAsNonRoot": True,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
@@ -148,6 +166,7 @@ def client_pod(name: str, labels: dict[str, str], image: str, url: str,
                 "name": "client", "image": image, "imagePullPolicy": "Never",
                 "command": ["python3", "-c", script, url, str(retry_seconds),
                             *([json.dumps(body)] if body is not None else [])],
+                "env": [{"name": "SEND_TOKEN", "value": "1"}] if service_account else [],
                 "securityContext": RESTRICTED,
             }],
         },
@@ -156,10 +175,11 @@ def client_pod(name: str, labels: dict[str, str], image: str, url: str,
 
 def call_from_a_pod(cluster: Cluster, namespace: str, name: str, url: str,
                     body: dict[str, Any] | None = None, labels: dict[str, str] | None = None,
-                    retry_seconds: float = 0) -> dict[str, Any]:
+                    retry_seconds: float = 0,
+                    service_account: str | None = None) -> dict[str, Any]:
     """Run a client pod on the real node that calls URL; its outcome: status and body, or error."""
     apply(cluster, namespace, client_pod(name, labels or {"role": "client"}, service_image(),
-                                         url, body, retry_seconds))
+                                         url, body, retry_seconds, service_account))
     wait_until(lambda: cluster.get("pod", name, "-n", namespace)["status"].get("phase")
                in ("Succeeded", "Failed"), 90, f"the client pod {name} to finish")
     logs = cluster.kubectl("logs", name, "-n", namespace).stdout
@@ -178,7 +198,7 @@ def run_the_service(cluster: Cluster, namespace: str) -> str:
     # Ready through its real readiness probe, which passes once a warm-up call succeeded.
     cluster.kubectl("rollout", "status", f"deployment/{SERVICE}", "-n", namespace,
                     "--timeout=120s", timeout=130)
-    # There is no cluster DNS: clients call the Service at its ClusterIP.
+    # By its ClusterIP: this checks kube-proxy alone (test_real_pods.py checks the DNS names).
     return str(cluster.get("service", SERVICE, "-n", namespace)["spec"]["clusterIP"])
 
 
@@ -260,7 +280,7 @@ def operator_namespace(real_node: Cluster) -> Iterator[str]:
         real_node.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def test_the_charts_operator_runs_as_real_pods_and_serves_the_catalog_through_its_service(
+def test_the_charts_operator_and_gateway_run_as_real_pods_and_serve_catalog_and_calls(
         real_node: Cluster, crds: None, operator_namespace: str) -> None:
     cluster, ns, release = real_node, operator_namespace, f"tf{uuid.uuid4().hex[:4]}"
 
@@ -271,11 +291,22 @@ def test_the_charts_operator_runs_as_real_pods_and_serves_the_catalog_through_it
     try:
         # The chart as a user installs it, with the image `make images` built, on the real node.
         on_the_real_node = [f"{key}={json.dumps(value)}" for key, value in ON_THE_REAL_NODE.items()]
+        # The gateway too, and the chart's example grant: ServiceAccount `router` of this
+        # namespace may call the default catalog.
+        cluster.kubectl("create", "serviceaccount", "router", "-n", ns)
         installed = helm("install", release, str(CHART), "--wait", "--timeout", "180s",
                          "--set", f"watchNamespaces={{{ns}}}",
-                         "--set-json", on_the_real_node[0], "--set-json", on_the_real_node[1])
+                         "--set-json", on_the_real_node[0], "--set-json", on_the_real_node[1],
+                         "--set-json", f"gateway.{on_the_real_node[0]}",
+                         "--set-json", f"gateway.{on_the_real_node[1]}",
+                         "--set", "gateway.exampleConsumer.enabled=true",
+                         "--set", "gateway.exampleConsumer.catalog=default",
+                         "--set", f"gateway.exampleConsumer.namespace={ns}",
+                         "--set", "gateway.exampleConsumer.serviceAccount=router")
         assert installed.returncode == 0, installed.stderr
-        pods = cluster.get("pods", "-n", ns, "-l", f"app.kubernetes.io/instance={release}")["items"]
+        # The operator's pods; the gateway's have placement values of their own.
+        pods = cluster.get("pods", "-n", ns, "-l", f"app.kubernetes.io/instance={release},"
+                           "app.kubernetes.io/component=operator")["items"]
         assert pods and all(pod["spec"]["nodeName"] == "realnode" for pod in pods)
         assert all(pod["spec"]["serviceAccountName"] == f"{release}-toolfleet" for pod in pods)
 
@@ -284,6 +315,9 @@ def test_the_charts_operator_runs_as_real_pods_and_serves_the_catalog_through_it
         manifest = yaml.safe_load((REPO / "services" / SERVICE / "deploy" / "toolservice.yaml")
                                   .read_text())
         manifest["metadata"]["namespace"] = ns
+        # On the real node too, so that the gateway's pods can call its pods.
+        manifest["spec"].update(ON_THE_REAL_NODE)
+        manifest["spec"]["resources"] = {"cpu": "250m", "memory": "512Mi"}
         cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
         service_ip = cluster.get("service", f"{release}-toolfleet", "-n", ns)["spec"]["clusterIP"]
         url = f"http://{service_ip}/v1/catalogs/default?format=openai"
@@ -293,6 +327,35 @@ def test_the_charts_operator_runs_as_real_pods_and_serves_the_catalog_through_it
                 outcome := call_from_a_pod(cluster, ns, f"catalog-{next(attempts)}", url))
             and outcome, 90, "the catalog served by the operator's Service to list the tool")
         assert listed["status"] == 200
+
+        # The gateway's pods: Ready through their probes, under their own ServiceAccount.
+        gateways = cluster.get("pods", "-n", ns, "-l", f"app.kubernetes.io/instance={release},"
+                               "app.kubernetes.io/component=gateway")["items"]
+        assert len(gateways) == 2
+        assert all(pod["spec"]["nodeName"] == "realnode" for pod in gateways)
+        assert all(pod["spec"]["serviceAccountName"] == f"{release}-toolfleet-gateway"
+                   for pod in gateways)
+        cluster.kubectl("wait", "-n", ns, "--for=condition=Ready", "--timeout=120s",
+                        f"toolservice/{SERVICE}", timeout=130)
+        gateway_ip = cluster.get("service", f"{release}-toolfleet-gateway", "-n",
+                                 ns)["spec"]["clusterIP"]
+        calls = f"http://{gateway_ip}/v1/catalogs/default/calls?format=openai"
+        call = {"id": "call_1", "type": "function", "function": {
+            "name": "segment_customers", "arguments": json.dumps(
+                {"records": three_groups_of_customers(), "id_field": "customer_id"})}}
+        # The granted ServiceAccount's call reaches the service's pod through the gateway.
+        answered = call_from_a_pod(cluster, ns, "router-call", calls, call,
+                                   retry_seconds=90, service_account="router")
+        assert answered.get("status") == 200, answered
+        assert answered["body"]["tool_call_id"] == "call_1"
+        assert json.loads(answered["body"]["content"])["k"] == 3
+        # Any other ServiceAccount is refused, as `kubectl auth can-i` says.
+        refused = call_from_a_pod(cluster, ns, "default-call", calls, call,
+                                  service_account="default")
+        assert refused.get("status") == 403, refused
+        assert cluster.kubectl("auth", "can-i", "call", "toolcatalogs/default", "-A", "--as",
+                               f"system:serviceaccount:{ns}:default",
+                               check=False).stdout.strip() == "no"
     finally:
         helm("uninstall", release, "--ignore-not-found", "--wait")
 

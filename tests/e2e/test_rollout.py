@@ -41,12 +41,20 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{self.port}"
         self.targets = workdir / "targets.json"
         self.targets.write_text("[]")
+        self.gateway_targets = workdir / "gateways.json"
+        self.gateway_targets.write_text("[]")
         config = workdir / "prometheus.yml"
         config.write_text(yaml.safe_dump({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [{
                 "job_name": "toolservices",
                 "file_sd_configs": [{"files": [str(self.targets)], "refresh_interval": "1s"}],
+            }, {
+                # The gateway labels each call with the ToolService's namespace, name and
+                # revision itself; honor_labels keeps them, as the chart's ServiceMonitor does.
+                "job_name": "gateways", "honor_labels": True,
+                "file_sd_configs": [{"files": [str(self.gateway_targets)],
+                                     "refresh_interval": "1s"}],
             }],
         }))
         self.log = (workdir / "prometheus.log").open("wb")
@@ -70,6 +78,12 @@ class Prometheus:
         self.targets.write_text(json.dumps([
             {"targets": [service.url.removeprefix("http://")], "labels": labels}
             for service, labels in targets]))
+
+    def scrape_gateways(self, urls: list[str]) -> None:
+        """Scrape these gateways, keeping the labels they put on their metrics."""
+        self.gateway_targets.write_text(json.dumps([
+            {"targets": [url.removeprefix("http://") for url in urls],
+             "labels": {"namespace": "toolfleet-system"}}]))
 
     def stop(self) -> None:
         self.process.terminate()
@@ -163,7 +177,7 @@ def manifest(namespace: str, version: str, prometheus: Prometheus | None,
     ts["metadata"] = {"name": NAME, "namespace": namespace}
     spec = ts["spec"]
     spec["version"] = version
-    spec["image"] = f"ghcr.io/toolfleet/anomaly-detector:{version}"
+    spec["image"] = f"toolfleet/anomaly-detector:{version}"
     spec["env"] = [{"name": "TOOLFLEET_VERSION", "value": version}]
     spec["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
     spec["access"] = {"exposure": "public"}
@@ -277,9 +291,8 @@ def test_healthy_canary_is_promoted_through_every_step(
                 weights = catalog_weights(operators.current)  # type: ignore[arg-type]
                 if len(weights) == 2:
                     seen_catalog.append(weights)
-            row = cluster.kubectl("get", "ts", NAME, "-n", ns,
-                                  "--no-headers").stdout.split()
-            canary_column = canary_column or row[3] == "1.1.0"
+            (row,) = cluster.table("ts", NAME, "-n", ns)
+            canary_column = canary_column or row["CANARY"] == "1.1.0"
             return rollout.get("phase") == "Promoted"
 
         wait_until(promoted, 90, "the canary to be promoted", interval=0.3)
@@ -464,3 +477,60 @@ def test_gateway_api_routing_weights_follow_the_steps(
     # The route is applied just before the status is written: wait for the status.
     wait_until(lambda: status(cluster, ns).get("stableVersion") == "1.1.0", 30,
                "the promoted version to become stable")
+
+
+def test_an_mcp_image_with_no_metrics_answering_is_error_rolls_back_through_the_gateways_metric(
+        cluster: Cluster, operators: OperatorRunner, rollout_namespace: str,
+        prometheus: Prometheus) -> None:
+    from tests.e2e.test_gateway import GatewayProcess, call, plain_mcp_server, toolservice
+
+    from toolfleet.resources.tracks import Track, service_url
+
+    ns = rollout_namespace
+    rollout = {"strategy": "canary", "steps": [{"weight": 30, "pauseSeconds": 1},
+                                               {"weight": 60, "pauseSeconds": 1}],
+               "analysis": {"prometheusURL": prometheus.url, "maxErrorRate": 0.2,
+                            "intervalSeconds": 5, "failureLimit": 0}}
+    with plain_mcp_server(PLAIN_VERSION="1.0.0") as stable, \
+            plain_mcp_server(PLAIN_VERSION="1.1.0", PLAIN_IS_ERROR="1") as canary:
+        # An ordinary MCP image: it serves no metrics at all.
+        assert httpx.get(f"{canary.url}/metrics", timeout=5).status_code == 404
+        apply(cluster, toolservice(ns, "1.0.0", rollout=rollout))
+        cluster.kubectl("wait", "-n", ns, "--for=condition=Ready", "--timeout=60s",
+                        "toolservice/lookup", timeout=70)
+        stable_revision = cluster.get("toolservice", "lookup", "-n", ns)["status"][
+            "stableRevision"]
+        gateway = GatewayProcess(cluster, REPO / ".cluster" / "logs" / f"gateway-{ns}.log", ns, {
+            service_url("lookup", ns, 8080, "cluster.local"): stable.url,
+            service_url("lookup", ns, 8080, "cluster.local", Track.canary): canary.url,
+        }, "--no-auth")
+        prometheus.scrape_gateways([gateway.url])
+        stop = threading.Event()
+
+        def route_calls() -> None:
+            # A router's calls, all through the gateway; the canary's fail as tool errors.
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    call(gateway.url, "default", "k")
+                time.sleep(0.02)
+
+        router = threading.Thread(target=route_calls, daemon=True)
+        router.start()
+        try:
+            apply(cluster, toolservice(ns, "1.1.0", rollout=rollout))
+            wait_until(lambda: (cluster.get("toolservice", "lookup", "-n", ns)["status"]
+                                .get("rollout") or {}).get("phase") == "RolledBack",
+                       90, "the rollback")
+        finally:
+            stop.set()
+            router.join(timeout=30)
+            gateway.stop()
+
+    final = cluster.get("toolservice", "lookup", "-n", ns)["status"]
+    assert final["rollout"]["step"] == 0, "rolled back at the first analysis"
+    assert final["stableRevision"] == stable_revision and final["stableVersion"] == "1.0.0"
+    degraded = next(c for c in final["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True"
+    # Judged on the gateway's count of the canary's isError results.
+    assert "toolfleet_gateway_tool_calls_total" in degraded["message"]
+    assert "error rate 1" in degraded["message"].lower()

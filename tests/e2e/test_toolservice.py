@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,11 @@ def test_sample_becomes_ready_with_printer_columns(
 
     wait_ready(cluster, namespace, "text-stats")
 
-    table = cluster.kubectl("get", "ts", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "VERSION", "READY", "CANARY", "TOOLS", "AGE"]
-    row = table[1].split()
-    assert row[:3] == ["text-stats", "1.2.0", "True"] and row[3] == "1"
+    (row,) = cluster.table("ts", "-n", namespace)
+    assert list(row) == ["NAME", "VERSION", "READY", "REASON", "CANARY", "TOOLS", "AGE"]
+    assert {k: v for k, v in row.items() if k != "AGE"} == {
+        "NAME": "text-stats", "VERSION": "1.2.0", "READY": "True", "REASON": "ReplicasReady",
+        "CANARY": "", "TOOLS": "1"}
     status = cluster.get("toolservice", "text-stats", "-n", namespace)["status"]
     assert status["endpoint"] == f"http://text-stats.{namespace}.svc.cluster.local:8080"
     assert status["tools"] == ["count_words"]
@@ -95,7 +97,7 @@ def test_children_match_the_spec_and_go_with_the_toolservice(
 
     pod = children["deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["image"] == "ghcr.io/toolfleet/text-stats:1.2.0"
+    assert container["image"] == "toolfleet/text-stats:1.2.0"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -154,6 +156,24 @@ def test_gpu_service_that_cannot_fit_says_why_before_pods_pend(
     assert ready is not None and ready["status"] == "False"
 
 
+def test_the_gpu_fit_counts_only_the_nodes_the_node_selector_picks(
+        cluster: Cluster, operator: Operator, namespace: str) -> None:
+    # zone-b holds the L4 node (2 GPUs); the A100 node's 4 free GPUs are in zone-a.
+    ts = gpu_service("zoned", count=1)
+    ts["spec"]["nodeSelector"] = {"topology.kubernetes.io/zone": "zone-b"}
+    ts["spec"]["autoscaling"].update({"minReplicas": 3, "maxReplicas": 3})
+    apply(cluster, namespace, ts)
+
+    cond = wait_until(lambda: condition(cluster, namespace, "zoned", "Schedulable"),
+                      60, "the Schedulable condition")
+    assert (cond["status"], cond["reason"]) == ("False", "InsufficientGPU"), cond
+    assert "nodeSelector topology.kubernetes.io/zone=zone-b" in cond["message"]
+    # At most 2 free (other tests' pods may hold some), never the A100's.
+    assert re.search(r"1 matching node\(s\) \(gpu-l4-0\) have [012] free", cond["message"]), \
+        cond["message"]
+    assert "gpu-a100-0" not in cond["message"]
+
+
 @pytest.mark.parametrize(("gpu", "node", "resource"), [
     ({"count": 1, "products": ["NVIDIA-L4"]}, "gpu-l4-0", "nvidia.com/gpu"),
     ({"count": 2, "minMemoryMiB": 40000, "products": ["NVIDIA-A100-SXM4-80GB"]},
@@ -183,7 +203,7 @@ def test_editing_the_spec_updates_the_children(
     apply(cluster, namespace, SAMPLES / "cpu-toolservice.yaml")
     wait_ready(cluster, namespace, "text-stats")
 
-    patch = {"spec": {"image": "ghcr.io/toolfleet/text-stats:1.3.0", "version": "1.3.0",
+    patch = {"spec": {"image": "toolfleet/text-stats:1.3.0", "version": "1.3.0",
                       "env": [{"name": "LOG_LEVEL", "value": "debug"}],
                       "autoscaling": {"minReplicas": 1, "maxReplicas": 9}}}
     cluster.kubectl("patch", "toolservice", "text-stats", "-n", namespace, "--type=merge",

@@ -114,7 +114,9 @@ class GatewayProcess(LocalService):
     """`python -m toolfleet.gateway --catalog ...` as a real process on a free port."""
 
     def __init__(self, catalogs: Sequence[Catalog], env: Mapping[str, str] | None = None) -> None:
-        super().__init__("toolfleet.gateway", env=env)
+        # No API server here to review callers with, unless a test brings one (e2e).
+        super().__init__("toolfleet.gateway", env={"TOOLFLEET_GATEWAY_AUTH": "false",
+                                                   **(env or {})})
         self._directory = tempfile.TemporaryDirectory(prefix="gateway-catalogs-")
         self.catalog_files = []
         for catalog in catalogs:
@@ -152,7 +154,9 @@ def sample(metrics_text: str, name: str, **labels: str) -> float:
 @contextlib.asynccontextmanager
 async def gateway_in_process(catalogs: Sequence[Catalog], resolver: Any = None,
                              **settings: Any) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
-    """A gateway app in this process (lifespan run), and an httpx client bound to it."""
+    """A gateway app in this process (lifespan run), and an httpx client bound to it;
+    authorization off unless `settings` say otherwise."""
+    settings.setdefault("auth", False)
     store = CatalogStore()
     for catalog in catalogs:
         store.publish(catalog)
@@ -189,11 +193,13 @@ def mcp_call(url: str, mode: str, work: Any) -> Any:
 
 class GatewayThread:
     """A gateway served by uvicorn on a thread of this process, so a test can change its
-    catalogs (`store.publish` is thread-safe) while clients are connected."""
+    catalogs (`store.publish` is thread-safe) while clients are connected. Authorization
+    is off unless `settings` say otherwise."""
 
     def __init__(self, catalogs: Sequence[Catalog], **settings: Any) -> None:
         import uvicorn
 
+        settings.setdefault("auth", False)
         from toolfleet_service.local import free_port
 
         self.store = CatalogStore()

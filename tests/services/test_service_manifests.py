@@ -56,7 +56,7 @@ def test_manifest_is_a_valid_toolservice(path: str) -> None:
     assert manifest["metadata"]["name"] == name
     assert manifest["metadata"]["labels"]["app.kubernetes.io/name"] == name
     spec = ToolServiceSpec.model_validate(manifest["spec"])
-    assert spec.image == f"ghcr.io/toolfleet/{name}:{spec.version}"
+    assert spec.image == f"toolfleet/{name}:{spec.version}"
     assert [(env.name, env.value) for env in spec.env] == [("TOOLFLEET_VERSION", spec.version)]
     assert spec.port == 8080
     assert spec.autoscaling.target_in_flight_requests is not None

@@ -56,3 +56,35 @@ app.kubernetes.io/component: operator
 {{- define "toolfleet.webhookServiceName" -}}
 {{- printf "%s-webhook" (include "toolfleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/* The gateway's objects: Deployment, Service, ServiceAccount, HPA, PDB, RBAC. */}}
+{{- define "toolfleet.gatewayName" -}}
+{{- printf "%s-gateway" (include "toolfleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that select the gateway's pods; its component keeps them apart from the operator's. */}}
+{{- define "toolfleet.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: toolfleet
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{- define "toolfleet.gatewayServiceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create -}}
+{{- default (include "toolfleet.gatewayName" .) .Values.gateway.serviceAccount.name -}}
+{{- else -}}
+{{- required "gateway.serviceAccount.name is required when gateway.serviceAccount.create is false" .Values.gateway.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The gateway's in-cluster base URL, which the operator puts into every catalog. */}}
+{{- define "toolfleet.gatewayURL" -}}
+{{- $port := int .Values.gateway.service.port -}}
+{{- printf "http://%s.%s.svc.%s" (include "toolfleet.gatewayName" .) .Release.Namespace .Values.settings.clusterDomain -}}
+{{- if ne $port 80 }}:{{ $port }}{{ end -}}
+{{- end -}}
+
+{{/* The ClusterRole that lets its subjects call the built-in `default` catalog. */}}
+{{- define "toolfleet.defaultCatalogCallerName" -}}
+{{- printf "%s-catalog-default-caller" (include "toolfleet.fullname" .) -}}
+{{- end -}}

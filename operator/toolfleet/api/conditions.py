@@ -25,6 +25,7 @@ class ConditionType(StrEnum):
     degraded = "Degraded"
     schedulable = "Schedulable"
     rollout_healthy = "RolloutHealthy"
+    within_tool_limits = "WithinToolLimits"
 
 
 class Reason(StrEnum):
@@ -42,9 +43,12 @@ class Reason(StrEnum):
     invalid_tools = "InvalidTools"
     invalid_spec = "InvalidSpec"
     tools_left_out = "ToolsLeftOut"
+    # WithinToolLimits
+    over_tool_limit = "OverToolLimit"
     # Progressing
     deploying = "Deploying"
     rollout_complete = "RolloutComplete"
+    replicas_restored = "ReplicasRestored"
     # Schedulable (placement)
     no_gpu_required = "NoGPURequired"
     gpu_available = "GPUAvailable"
@@ -62,6 +66,9 @@ class Reason(StrEnum):
     analysis_failed = "AnalysisFailed"
     analysis_failures_tolerated = "AnalysisFailuresTolerated"
     analysis_inconclusive = "AnalysisInconclusive"
+    canary_not_ready = "CanaryNotReady"
+    promotion_refused = "PromotionRefused"
+    promotion_unfinished = "PromotionUnfinished"
     revision_deployed = "RevisionDeployed"
     rollout_started = "RolloutStarted"
     rollout_restarted = "RolloutRestarted"

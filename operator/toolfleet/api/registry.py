@@ -38,6 +38,7 @@ TOOLCATALOG = CrdSpec(
     short_names=toolcatalog.SHORT_NAMES,
     categories=toolcatalog.CATEGORIES,
     printer_columns=toolcatalog.PRINTER_COLUMNS,
+    root_validations=toolcatalog.NAME_RULES,
 )
 
 ALL.append(TOOLCATALOG)

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from toolfleet.api.scheduling import LABEL_KEY_PATTERN, NODE_SELECTOR_KEYS_CEL, Toleration
 from toolfleet.api.toolservice import GPU, Autoscaling, EnvVar, Rollout, ToolServiceSpec
 
 Check = Callable[[Any], bool]
@@ -34,6 +35,8 @@ def _tool_names_unique(spec: ToolServiceSpec) -> bool:
     names = [tool.name for tool in spec.tools]
     return len(names) == len(set(names))
 
+
+_LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
 
 # (model, CEL rule text) -> whether a parsed object satisfies the rule.
 CHECKS: dict[tuple[type[BaseModel], str], Check] = {
@@ -52,6 +55,16 @@ CHECKS: dict[tuple[type[BaseModel], str], Check] = {
         lambda rollout: rollout.traffic_routing != "gatewayAPI" or rollout.gateway_ref is not None,
     (ToolServiceSpec, "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))"):
         _tool_names_unique,
+    (ToolServiceSpec, NODE_SELECTOR_KEYS_CEL):
+        lambda spec: all(_LABEL_KEY.match(key) for key in spec.node_selector),
+    (Toleration, "!has(self.operator) || self.operator != 'Exists' || !has(self.value)"):
+        lambda toleration: toleration.operator != "Exists" or toleration.value is None,
+    (Toleration, "has(self.key) || (has(self.operator) && self.operator == 'Exists')"):
+        lambda toleration: toleration.key is not None or toleration.operator == "Exists",
+    (Toleration, "!has(self.tolerationSeconds) || (has(self.effect) && "
+                 "self.effect == 'NoExecute')"):
+        lambda toleration: (toleration.toleration_seconds is None
+                            or toleration.effect == "NoExecute"),
 }
 
 
@@ -67,6 +80,7 @@ NAME_CHECKS: dict[str, Callable[[str], bool]] = {
     "!self.metadata.name.endsWith('-stable') && "
     "!self.metadata.name.endsWith('-revisions')":
         lambda name: not name.endswith(("-canary", "-stable", "-revisions")),
+    "self.metadata.name != 'default'": lambda name: name != "default",
 }
 
 

@@ -79,6 +79,11 @@ class Exclusion(ApiModel):
     tool: str = Field(description="The tool's name in its service.")
     service: str = Field(description="The service offering it, as namespace/name.")
     reason: str = Field(description="Why it is left out, and how to bring it in.")
+    format: str | None = Field(
+        default=None,
+        description="The one format (openai, anthropic, gemini, mcp) the tool is left out "
+        "of, because that vendor would refuse it and no exact rewrite or reversible rename "
+        "exists; the other formats still publish it. Unset: left out of every format.")
 
 
 class ToolCatalogSpec(ApiModel):
@@ -163,4 +168,14 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Hash", "type": "string", "jsonPath": ".status.shortHash",
      "description": "Short content hash of the published catalog."},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+
+# RBAC matches resourceNames in every namespace, so a ClusterRoleBinding that grants
+# `call` on the built-in catalog (`toolcatalogs`, name `default`, see
+# runtime/access.py) would also grant a ToolCatalog named `default` anywhere.
+NAME_RULES: list[dict[str, Any]] = [
+    {"rule": "self.metadata.name != 'default'",
+     "message": "metadata.name must not be default: that name is the built-in catalog's, "
+                "and a grant to call it would also grant this one; choose another name"},
 ]

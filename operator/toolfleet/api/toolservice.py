@@ -25,12 +25,21 @@ from toolfleet.api.gpu import GPUSharing as GPUSharing
 from toolfleet.api.gpu import GPUStatus as GPUStatus
 from toolfleet.api.rollout import Analysis as Analysis
 from toolfleet.api.rollout import CanaryStep as CanaryStep
+from toolfleet.api.rollout import CapacityMode as CapacityMode
+from toolfleet.api.rollout import CapacityStatus as CapacityStatus
 from toolfleet.api.rollout import GatewayRef as GatewayRef
 from toolfleet.api.rollout import Rollout as Rollout
 from toolfleet.api.rollout import RolloutPhase as RolloutPhase
 from toolfleet.api.rollout import RolloutStatus as RolloutStatus
 from toolfleet.api.rollout import RolloutStrategy as RolloutStrategy
 from toolfleet.api.rollout import TrafficRouting as TrafficRouting
+from toolfleet.api.scheduling import (
+    MAX_NODE_SELECTOR_LABELS,
+    MAX_TOLERATIONS,
+    NODE_SELECTOR_KEYS_RULE,
+    LabelValue,
+    Toleration,
+)
 
 KIND = "ToolService"
 PLURAL = "toolservices"
@@ -241,7 +250,7 @@ class ToolServiceSpec(ApiModel):
         "rule": "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))",
         "message": "tool names must be unique within a ToolService",
         "fieldPath": ".tools", "reason": "FieldValueInvalid",
-    }]})
+    }, NODE_SELECTOR_KEYS_RULE]})
 
     version: str = Field(
         description="Semantic version of the service, e.g. 1.4.0; shown in the catalog.",
@@ -268,8 +277,24 @@ class ToolServiceSpec(ApiModel):
     tools: list[Tool] = Field(min_length=1, max_length=MAX_TOOLS,
                               description="The tools the service offers.")
     gpu: GPU | None = Field(default=None, description="GPUs per replica; unset for CPU only.")
+    node_selector: dict[str, LabelValue] = Field(
+        default_factory=dict, max_length=MAX_NODE_SELECTOR_LABELS,
+        description="Node labels the pods' nodes must have (the PodSpec's nodeSelector), "
+        "e.g. {kubernetes.io/arch: amd64}. With spec.gpu, both hold.",
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list, max_length=MAX_TOLERATIONS,
+        description="Taints the pods tolerate (the PodSpec's tolerations), in addition to "
+        "the nvidia.com/gpu taint tolerated with spec.gpu.",
+    )
     autoscaling: Autoscaling = Field(default_factory=Autoscaling,
                                      description="Replica bounds and autoscaling targets.")
+    priority_class_name: str | None = Field(
+        default=None, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="PriorityClass of the pods (the PodSpec's priorityClassName). Whether a "
+        "pod of higher priority preempts others for their GPUs is the scheduler's decision, "
+        "not the operator's: a swap frees GPUs without preempting anything.",
+    )
     rollout: Rollout = Field(default_factory=Rollout, description="How new revisions roll out.")
     access: Access = Field(default_factory=Access, description="Exposure and allowed callers.")
 
@@ -316,6 +341,9 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Ready", "type": "string",
      "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status",
      "description": "Whether the service is ready."},
+    {"name": "Reason", "type": "string",
+     "jsonPath": ".status.conditions[?(@.type==\"Ready\")].reason",
+     "description": "Why it is or is not ready (the Ready condition's reason)."},
     {"name": "Canary", "type": "string", "jsonPath": ".status.canaryVersion",
      "description": "Version under canary, if any."},
     {"name": "Tools", "type": "integer", "jsonPath": ".status.toolCount",

@@ -55,9 +55,20 @@ def admit_toolservice(toolservice: Mapping[str, Any], *,
                                     cluster_domain=cluster_domain)
     except EntryError as err:
         return Verdict(False, str(err), INVALID, warnings)
-    others, _ = service_entries(toolservices, namespace_labels, cluster_domain=cluster_domain)
+    # Only a service offering one of these names can collide with it: reading the rest
+    # into entries would make every decision cost as much as the fleet is large.
+    names = {tool.name for tool in candidate.spec.tools}
+    rivals = [body for body in toolservices if _offers_any(body, names)]
+    others, _ = service_entries(rivals, namespace_labels, cluster_domain=cluster_domain)
     targets, _ = catalog_targets(toolcatalogs, operator_namespace, default_strategy)
     clashes = collisions(candidate, others, targets)
     if clashes:
         return Verdict(False, "; ".join(clashes), CONFLICT, warnings)
     return Verdict(True, warnings=warnings)
+
+
+def _offers_any(toolservice: Mapping[str, Any], names: set[str]) -> bool:
+    """Whether the (unvalidated) ToolService body declares a tool named in `names`."""
+    tools = (toolservice.get("spec") or {}).get("tools")
+    return isinstance(tools, list) and any(
+        isinstance(tool, Mapping) and tool.get("name") in names for tool in tools)

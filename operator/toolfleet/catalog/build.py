@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from toolfleet.api.toolcatalog import CollisionStrategy, ToolCatalogSpec
 from toolfleet.api.toolservice import Protocol, Tool
+from toolfleet.catalog.dialects.publish import format_exclusions, tool_dialects
 from toolfleet.catalog.model import (
     MCP_PATH,
     Catalog,
@@ -79,12 +80,13 @@ def build_catalog(name: str, entries: Iterable[ServiceEntry], spec: ToolCatalogS
         names, conflicts = _resolve_by_rejection(candidates)
     tools = sorted((_catalog_tool(c, names[c.key]) for c in candidates if c.key in names),
                    key=lambda tool: tool.name)
+    excluded += format_exclusions(tools)
     return Catalog(
         name=name,
         hash=hash_tools(tools),
         tools=tools,
         conflicts=sorted(conflicts, key=lambda c: c.tool),
-        excluded=sorted(excluded, key=lambda e: (e.service, e.tool)),
+        excluded=sorted(excluded, key=lambda e: (e.service, e.tool, e.format or "")),
     )
 
 
@@ -202,13 +204,14 @@ def _catalog_tool(candidate: _Candidate, published_name: str) -> CatalogTool:
         if endpoint.version not in versions:
             versions.append(endpoint.version)
     is_mcp = entry.spec.protocol == Protocol.mcp
+    # The schema as written: a null inside it (a default, an enum value) is meaningful.
+    input_schema = tool.input_schema.model_dump(mode="json", by_alias=True)
     return CatalogTool(
         name=published_name,
         service_tool_name=tool.name,
         title=tool.title,
         description=tool.description,
-        # The schema as written: a null inside it (a default, an enum value) is meaningful.
-        input_schema=tool.input_schema.model_dump(mode="json", by_alias=True),
+        input_schema=input_schema,
         output_schema=tool.output_schema,
         annotations=tool.annotations,
         timeout_seconds=tool.timeout_seconds,
@@ -220,4 +223,5 @@ def _catalog_tool(candidate: _Candidate, published_name: str) -> CatalogTool:
         ready=entry.ready,
         protocol=entry.spec.protocol,
         path=MCP_PATH if is_mcp else tool.http_path(),
+        dialects=tool_dialects(published_name, input_schema),
     )

@@ -20,6 +20,8 @@ from toolfleet.api.toolcatalog import (
     ToolCatalogStatus,
 )
 from toolfleet.catalog.build import build_catalog
+from toolfleet.catalog.dialects.adapt import VENDOR_FORMATS
+from toolfleet.catalog.dialects.publish import over_tool_limits
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.selection import (
     DEFAULT_CATALOG_NAME,
@@ -114,9 +116,19 @@ def build_all(targets: Iterable[CatalogTarget],
             for target in targets]
 
 
+# Exclusions from one format that the Degraded message names one by one.
+MAX_FORMAT_EXCLUSIONS_NAMED = 5
+
+
 def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog,
-                   config_maps: Sequence[str], now: str) -> ToolCatalogStatus:
-    """A ToolCatalog's status after publishing `catalog` into `config_maps`."""
+                   config_maps: Sequence[str], now: str,
+                   formats: Iterable[str] = VENDOR_FORMATS) -> ToolCatalogStatus:
+    """A ToolCatalog's status after publishing `catalog` into `config_maps` in `formats`.
+
+    Degraded names each tool left out of one format, with the format and the
+    reason; WithinToolLimits is False while a format lists more tools than one
+    request of that vendor may carry (OpenAI: 128).
+    """
     problems = len(catalog.conflicts) + len(catalog.excluded)
     ready = condition(
         ConditionType.ready, True, Reason.published,
@@ -125,13 +137,17 @@ def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog
     if problems:
         degraded = condition(
             ConditionType.degraded, True, Reason.tools_left_out,
-            f"{len(catalog.conflicts)} name conflict(s), {len(catalog.excluded)} "
-            "tool(s) excluded: see status.conflicts and status.excluded",
-            generation=generation, now=now)
+            _left_out_message(catalog), generation=generation, now=now)
     else:
         degraded = condition(ConditionType.degraded, False, Reason.as_expected, "",
                              generation=generation, now=now)
-    conditions = set_condition(set_condition(current.conditions, ready), degraded)
+    over = over_tool_limits(catalog, formats)
+    limits = condition(
+        ConditionType.within_tool_limits, not over,
+        Reason.over_tool_limit if over else Reason.as_expected, "; ".join(over),
+        generation=generation, now=now)
+    conditions = set_condition(set_condition(set_condition(current.conditions, ready),
+                                             degraded), limits)
     return current.model_copy(update={
         "observed_generation": generation,
         "conditions": conditions,
@@ -142,6 +158,21 @@ def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog
         "conflicts": catalog.conflicts,
         "excluded": catalog.excluded,
     })
+
+
+def _left_out_message(catalog: Catalog) -> str:
+    everywhere = [e for e in catalog.excluded if e.format is None]
+    one_format = [e for e in catalog.excluded if e.format is not None]
+    message = (f"{len(catalog.conflicts)} name conflict(s), {len(everywhere)} tool(s) "
+               "excluded")
+    if one_format:
+        named = "; ".join(f"{e.service} tool {e.tool} left out of {e.format}: "
+                          f"{e.reason.removeprefix(f'left out of {e.format} only: ')}"
+                          for e in one_format[:MAX_FORMAT_EXCLUSIONS_NAMED])
+        more = len(one_format) - MAX_FORMAT_EXCLUSIONS_NAMED
+        message += f", {len(one_format)} left out of one format ({named}"
+        message += f"; and {more} more)" if more > 0 else ")"
+    return message + ": see status.conflicts and status.excluded"
 
 
 def invalid_catalog_status(current: ToolCatalogStatus, generation: int, message: str,

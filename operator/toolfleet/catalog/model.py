@@ -25,6 +25,8 @@ __all__ = [
     "ConflictResolution",
     "Endpoint",
     "Exclusion",
+    "FormatDialect",
+    "KeyRenaming",
     "Track",
     "hash_tools",
 ]
@@ -46,6 +48,38 @@ class Endpoint(ApiModel):
         "the weights of a tool's endpoints add up to 100.",
     )
     ready: bool = Field(description="Whether the service reports Ready.")
+    effective_weight: int | None = Field(
+        default=None, ge=0, le=100,
+        description="Percent of the pods behind the service's Service that run this "
+        "revision, while a canary runs with trafficRouting replicas: the share a caller "
+        "of the Service gets, which a GPU swap makes differ from `weight`. Unset when the "
+        "split is exact (the gateway and an HTTPRoute split by `weight`).",
+    )
+
+
+class KeyRenaming(ApiModel):
+    """Property keys one format publishes under other names, at one place in the arguments."""
+
+    at: list[str | int | None] = Field(
+        description="Where in the arguments, from their root: a property key (as "
+        "published), a tuple position, or null for any array item or any value of an open "
+        "map.")
+    keys: dict[str, str] = Field(description="Published key -> the service's own key.")
+
+
+class FormatDialect(ApiModel):
+    """What one format publishes of a tool when it is not the schema as written."""
+
+    verdict: str = Field(description="rewritten (exact rewrites), renamed (property keys "
+                         "renamed; see renames), or excluded (left out of this format).")
+    changes: list[str] = Field(default_factory=list,
+                               description="The exact rewrites made, and where.")
+    renames: list[KeyRenaming] = Field(
+        default_factory=list, description="How to map a call's arguments in this format "
+        "back to the service's keys: at each place, rename published keys to their "
+        "originals (the gateway does this).")
+    reason: str | None = Field(default=None, description="Why the tool is left out of this "
+                               "format, when it is.")
 
 
 class CatalogTool(ApiModel):
@@ -77,6 +111,37 @@ class CatalogTool(ApiModel):
         "tools/call with serviceToolName over streamable HTTP at endpoint url + path.",
     )
     path: str = Field(description="Path on each endpoint: the tool's path, or /mcp.")
+    dialects: dict[str, FormatDialect] | None = Field(
+        default=None, description="Per format (openai, anthropic, gemini, mcp), what it "
+        "publishes when not the schema as written: exact rewrites, renamed keys with the "
+        "mapping back, or the reason it is left out. Formats not named publish the schema "
+        "as written.")
+
+    def dialect(self, format: str) -> FormatDialect | None:
+        """What `format` publishes of the tool, when not the schema as written."""
+        return (self.dialects or {}).get(format)
+
+    def excluded_from(self, format: str) -> bool:
+        """Whether `format` leaves the tool out."""
+        dialect = self.dialect(format)
+        return dialect is not None and dialect.verdict == "excluded"
+
+
+class CatalogGateway(ApiModel):
+    """Where the gateway serves a catalog, so that a router needs one address."""
+
+    mcp: str = Field(description="The catalog as one MCP server (streamable HTTP): "
+                     "<gateway>/mcp/<catalog>.")
+    calls: str = Field(description="The tool-call API taking calls as a model produced "
+                       "them: POST <gateway>/v1/catalogs/<catalog>/calls?format=openai|"
+                       "anthropic|gemini.")
+
+
+def gateway_urls(base_url: str, catalog: str) -> CatalogGateway:
+    """The gateway's URLs for `catalog`, from its base URL (e.g. http://gw.ns.svc:80)."""
+    base = base_url.rstrip("/")
+    return CatalogGateway(mcp=f"{base}/mcp/{catalog}",
+                          calls=f"{base}/v1/catalogs/{catalog}/calls")
 
 
 class Catalog(ApiModel):
@@ -91,6 +156,9 @@ class Catalog(ApiModel):
     excluded: list[Exclusion] = Field(
         default_factory=list, description="Tools of selected services left out, with reasons."
     )
+    gateway: CatalogGateway | None = Field(
+        default=None, description="Where the gateway serves this catalog, when one is "
+        "installed; the tools' endpoints stay the services' own.")
 
 
 def hash_tools(tools: list[CatalogTool]) -> str:

@@ -12,7 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from toolfleet.api.toolservice import RolloutPhase, ToolServiceSpec, ToolServiceStatus
+from toolfleet.api.toolservice import (
+    RolloutPhase,
+    ToolServiceSpec,
+    ToolServiceStatus,
+    TrafficRouting,
+)
 from toolfleet.catalog.model import Endpoint
 from toolfleet.resources.tracks import Track, service_url
 from toolfleet.rollout.revision import revision_of
@@ -57,7 +62,9 @@ def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str]
     every track; the canary's is its track Service. Both are built by
     `resources.tracks` in `cluster_domain` (the operator's TOOLFLEET_CLUSTER_DOMAIN).
     While a canary runs (rollout phase Progressing or Paused) a canary endpoint
-    is added with the rollout's weight, and the stable endpoint keeps the rest.
+    is added with the rollout's weight, and the stable endpoint keeps the rest;
+    with trafficRouting replicas, each also carries its effective weight, its
+    share of the pods (status.rollout.capacity.effectiveWeight).
     Both endpoints share the service's Ready condition: status has no separate
     readiness per revision.
     """
@@ -89,16 +96,21 @@ def entry_from_body(body: Mapping[str, Any], namespace_labels: Mapping[str, str]
         stable_version = status.stable_version or UNKNOWN_VERSION
         stable_revision = status.stable_revision
 
+    effective = None
+    if (canary_weight is not None and rollout is not None and rollout.capacity is not None
+            and spec.rollout.traffic_routing == TrafficRouting.replicas):
+        effective = rollout.capacity.effective_weight
     endpoints = [Endpoint(
         url=stable_url, track=Track.stable, version=stable_version, revision=stable_revision,
         weight=100 - (canary_weight or 0), ready=ready,
+        effective_weight=None if effective is None else 100 - effective,
     )]
     if rollout is not None and canary_weight is not None:
         endpoints.append(Endpoint(
             url=service_url(name, namespace, spec.port, cluster_domain, Track.canary),
             track=Track.canary,
             version=rollout.version, revision=rollout.revision, weight=canary_weight,
-            ready=ready,
+            ready=ready, effective_weight=effective,
         ))
     return ServiceEntry(
         namespace=namespace, name=name, spec=spec, endpoints=endpoints, ready=ready,

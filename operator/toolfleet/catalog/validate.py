@@ -12,6 +12,7 @@ The admission webhook and the CLI call `validate_toolservice_spec` and
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from toolfleet.api.common import TOOL_NAME_PATTERN, LabelSelector
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.api.toolservice import Tool, ToolServiceSpec
+from toolfleet.catalog.dialects.adapt import VENDOR_FORMATS, Verdict, adapt_input_schema
 from toolfleet.catalog.formats import gemini, mcp, openai_strict
 from toolfleet.jsonschema.paths import Finding, Path, format_path
 from toolfleet.jsonschema.refs import resolve_local_ref
@@ -134,24 +136,43 @@ def validate_input_schema(schema: Any, path: str = "inputSchema") -> list[Proble
 
 
 def validate_schema(schema: Any, path: str) -> list[Problem]:
-    """Errors of any tool schema: JSON Schema 2020-12, size, nesting, references."""
+    """Errors of any tool schema: JSON Schema 2020-12, size, nesting, references.
+
+    The answer for a schema already checked at the same path is remembered: every
+    catalog publish checks every tool of the fleet again, and the meta-schema check
+    is most of a publish's time.
+    """
     if not isinstance(schema, Mapping):
         return [Problem(path, f"must be a JSON Schema object (got {_json_type(schema)})")]
     try:
-        size = len(json.dumps(schema, separators=(",", ":"), allow_nan=False).encode())
-        depth = nesting_depth(schema)
+        text = json.dumps(schema, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as error:
         return [Problem(path, f"is not plain JSON ({error}); use only JSON values")]
     except RecursionError:
-        # Deeper than Python can walk: far past the limit below, and reported as it.
-        return [Problem(path, f"nests too deeply, over the limit of {MAX_SCHEMA_NESTING} "
-                        "levels; flatten it")]
+        return [_too_deep(path)]
+    return list(_validate_json(text, path))
+
+
+def _too_deep(path: str) -> Problem:
+    # Deeper than Python can walk: far past the limit, and reported as it.
+    return Problem(path, f"nests too deeply, over the limit of {MAX_SCHEMA_NESTING} levels; "
+                   "flatten it")
+
+
+@functools.lru_cache(maxsize=4096)
+def _validate_json(text: str, path: str) -> tuple[Problem, ...]:
+    try:
+        schema = json.loads(text)
+        depth = nesting_depth(schema)
+    except RecursionError:
+        return (_too_deep(path),)
+    size = len(text.encode())
     if size > MAX_SCHEMA_BYTES:
-        return [Problem(path, f"is {size} bytes, over the limit of {MAX_SCHEMA_BYTES}; move "
-                        "repeated parts into $defs or simplify it")]
+        return (Problem(path, f"is {size} bytes, over the limit of {MAX_SCHEMA_BYTES}; move "
+                        "repeated parts into $defs or simplify it"),)
     if depth > MAX_SCHEMA_NESTING:
-        return [Problem(path, f"nests {depth} levels deep, over the limit of "
-                        f"{MAX_SCHEMA_NESTING}; flatten it")]
+        return (Problem(path, f"nests {depth} levels deep, over the limit of "
+                        f"{MAX_SCHEMA_NESTING}; flatten it"),)
     problems = [
         Problem(format_path(path, tuple(error.absolute_path)), _metaschema_message(error))
         for error in sorted(_METASCHEMA.iter_errors(schema), key=lambda e: list(e.absolute_path))
@@ -162,7 +183,7 @@ def validate_schema(schema: Any, path: str) -> list[Problem]:
                                 f"(the dialect every vendor uses); set {JSON_SCHEMA_2020_12!r} "
                                 "or remove $schema", Severity.warning))
     problems += _reference_problems(schema, path)
-    return problems
+    return tuple(problems)
 
 
 def target_warnings(schema: Mapping[str, Any], path: str = "inputSchema") -> list[Problem]:
@@ -174,6 +195,12 @@ def target_warnings(schema: Mapping[str, Any], path: str = "inputSchema") -> lis
         for f in openai_strict.strict_findings(schema)
     ], "openai")
     problems += _findings_as_warnings(path, gemini.unsupported_keywords(schema), "gemini")
+    for format in VENDOR_FORMATS:
+        adaptation = adapt_input_schema(schema, format)
+        if adaptation.verdict == Verdict.excluded:
+            problems.append(Problem(path, f"left out of the {format} catalog, which has no "
+                                    f"exact form of it: {'; '.join(adaptation.reasons)}",
+                                    Severity.warning, format))
     return problems
 
 

@@ -9,6 +9,8 @@ import click
 from toolfleet.api.toolcatalog import CatalogFormat, CollisionStrategy
 from toolfleet.api.toolservice import Exposure
 from toolfleet.catalog.build import build_catalog
+from toolfleet.catalog.dialects.adapt import VENDOR_FORMATS
+from toolfleet.catalog.dialects.publish import over_tool_limits
 from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.render import render as render_catalog
 from toolfleet.catalog.selection import DEFAULT_CATALOG_NAME, default_catalog_spec
@@ -48,7 +50,9 @@ def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
 
     The services are taken as Ready, as they are once running, and published
     as the built-in `default` catalog publishes them. Tools left out (exposure,
-    invalid schemas, name collisions) are listed on stderr with the reason.
+    invalid schemas, name collisions, a vendor's rules no exact form meets) are
+    listed on stderr with the reason, and so are the rewrites and renames the
+    format's vendor needs, and a format over its vendor's tools-per-request limit.
 
     \b
     Examples:
@@ -66,6 +70,7 @@ def catalog(paths: tuple[str, ...], format_: str, namespace: str | None,
         "exposures": sorted(wanted), "collision_strategy": strategy})
     built = build_catalog(DEFAULT_CATALOG_NAME, entries, spec, namespace=None)
     _explain_left_out(entries, wanted, built)
+    _explain_dialects(built, format_)
     rendered = render_catalog(built, format_)
     if compact:
         click.echo(rendered.decode(), nl=False)
@@ -91,8 +96,9 @@ def _explain_left_out(entries: list[ServiceEntry], wanted: set[Exposure],
             click.echo(f"left out: {entry.key}: exposure {exposure}; pass --exposure "
                        f"{exposure} to include it", err=True)
     for excluded in built.excluded:
-        click.echo(f"left out: {excluded.service} tool {excluded.tool}: {excluded.reason}",
-                   err=True)
+        where = f" of {excluded.format}" if excluded.format else ""
+        click.echo(f"left out{where}: {excluded.service} tool {excluded.tool}: "
+                   f"{excluded.reason}", err=True)
     for conflict in built.conflicts:
         services = ", ".join(conflict.services)
         if conflict.published_as:
@@ -101,3 +107,21 @@ def _explain_left_out(entries: list[ServiceEntry], wanted: set[Exposure],
         else:
             click.echo(f"left out: {conflict.tool} is offered by {services}; rename one, or "
                        "use --collision-strategy prefix", err=True)
+
+
+def _explain_dialects(built: Catalog, format_: str) -> None:
+    """Say on stderr what the format's vendor gets in another form, and its tool limit."""
+    formats = VENDOR_FORMATS if format_ == CatalogFormat.canonical.value else (format_,)
+    for tool in built.tools:
+        for format in formats:
+            dialect = tool.dialect(format)
+            if dialect is None or dialect.verdict == "excluded":
+                continue
+            detail = [*dialect.changes, *(
+                f"property {original!r} published as {published!r}"
+                for entry in dialect.renames for published, original in sorted(
+                    entry.keys.items()))]
+            click.echo(f"{dialect.verdict} for {format}: {tool.name}: {'; '.join(detail)}",
+                       err=True)
+    for warning in over_tool_limits(built, formats):
+        click.echo(f"warning: {warning}", err=True)

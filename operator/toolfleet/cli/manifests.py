@@ -19,6 +19,7 @@ import yaml
 
 from toolfleet.api import rules
 from toolfleet.api.common import API_VERSION, GROUP
+from toolfleet.api.toolcatalog import NAME_RULES as CATALOG_NAME_RULES
 from toolfleet.api.toolcatalog import ToolCatalogSpec
 from toolfleet.api.toolservice import NAME_RULES, ToolServiceSpec
 from toolfleet.catalog.validate import (
@@ -183,10 +184,9 @@ def _metadata_problems(metadata: Any, kind: str) -> list[Problem]:
     if not isinstance(metadata, dict) or not metadata.get("name"):
         return [Problem("metadata.name", "is required")]
     name = str(metadata["name"])
-    if kind == TOOLSERVICE:
-        return [Problem(v.path, f"{name!r}: {v.message}")
-                for v in rules.name_violations(NAME_RULES, name)]
-    return []
+    name_rules = NAME_RULES if kind == TOOLSERVICE else CATALOG_NAME_RULES
+    return [Problem(v.path, f"{name!r}: {v.message}")
+            for v in rules.name_violations(name_rules, name)]
 
 
 def check_documents(documents: Iterable[Document]) -> list[tuple[Document, Report]]:

@@ -6,6 +6,8 @@ memo, with how this replica takes part in peering:
     memo.settings  toolfleet.settings.Settings
     memo.peering   toolfleet.runtime.peering.Peering, or None when the resync
                    task has no peering object to consult (see `resync_peering`)
+    memo.namespaces  the namespace patterns watched (empty: all), so that reconciles
+                   know which objects the watches hold
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def run(namespaces: tuple[str, ...], verbose: bool, peering: bool, peering_name:
         # Naming a peering object makes kopf insist on it, so only name it when peering.
         peering_name=peering_name if peering else None,
         # What every handler reads instead of globals; the module docstring has the keys.
-        memo=kopf.Memo(settings=settings, peering=resync),
+        memo=kopf.Memo(settings=settings, peering=resync, namespaces=list(namespaces)),
     )
 
 

@@ -1,5 +1,5 @@
-"""`python -m toolfleet.gateway`: see toolfleet.gateway.main."""
+"""`python -m toolfleet.gateway`: the same as `toolfleet gateway` (cli/gateway.py)."""
 
-from toolfleet.gateway.main import main
+from toolfleet.cli.gateway import gateway
 
-main()
+gateway(prog_name="python -m toolfleet.gateway")

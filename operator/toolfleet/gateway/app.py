@@ -11,6 +11,9 @@ Headers: `X-Toolfleet-Revision` on a request pins a revision (track, revision
 hash or version); on an answer it names the revision of each call, in order,
 comma-separated. `traceparent` and `tracestate` are passed to the services.
 
+Callers of a catalog are authorized by Kubernetes RBAC before anything else
+(gateway/auth.py): 401, then 403, then 404.
+
 Every failure is answered in the caller's protocol: the vendor's own error
 envelope (with a `hint`) on /calls, JSON-RPC errors or `isError` results on
 /mcp, `{"error", "hint"}` elsewhere. Never a stack trace.
@@ -33,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from toolfleet.gateway.auth import CatalogAccess, McpAccess, build_access
 from toolfleet.gateway.backends import (
     AddressResolver,
     BackendLimits,
@@ -50,10 +54,11 @@ from toolfleet.gateway.calls import (
 from toolfleet.gateway.dispatch import CallRecord, Dispatcher
 from toolfleet.gateway.mcp import CatalogMcpServers
 from toolfleet.gateway.metrics import GatewayMetrics
-from toolfleet.gateway.names import CallFormat, CatalogIndex
+from toolfleet.gateway.names import CallFormat, CatalogIndex, unpublished_hint
 from toolfleet.gateway.routing import REVISION_HEADER, RevisionNotServed
 from toolfleet.gateway.settings import GatewaySettings
 from toolfleet.gateway.upstream import RetryPolicy, Upstream
+from toolfleet.runtime.access import Reviews
 from toolfleet.server.catalog import CatalogStore
 
 log = logging.getLogger(__name__)
@@ -85,14 +90,18 @@ class Gateway:
     dispatcher: Dispatcher
     mcp: CatalogMcpServers
     metrics: GatewayMetrics
+    access: CatalogAccess
 
 
 def build_gateway(store: CatalogStore, settings: GatewaySettings,
-                  resolver: AddressResolver | None = None) -> Gateway:
+                  resolver: AddressResolver | None = None,
+                  reviews: Reviews | None = None) -> Gateway:
     """A gateway serving the catalogs of `store` under `settings`.
 
     `resolver` turns catalog endpoints into addresses to call (default: the
-    endpoint URL itself).
+    endpoint URL itself); `reviews` carries out the access reviews when
+    settings.auth is on (default: the API server's; raises kube.NoCredentials
+    when there is none to reach).
     """
     metrics = GatewayMetrics()
     pool = BackendPool(BackendLimits(max_in_flight=settings.max_in_flight_per_backend,
@@ -102,9 +111,11 @@ def build_gateway(store: CatalogStore, settings: GatewaySettings,
                         RetryPolicy(max_attempts=settings.max_attempts))
     dispatcher = Dispatcher(store, upstream, metrics)
     servers = CatalogMcpServers(dispatcher, store, max_request_bytes=settings.max_request_bytes,
+                                operator_namespace=settings.operator_namespace,
                                 tools_list_ttl_seconds=settings.tools_list_ttl_seconds,
                                 sessions=settings.mcp_sessions)
-    return Gateway(store, settings, dispatcher, servers, metrics)
+    return Gateway(store, settings, dispatcher, servers, metrics,
+                   build_access(settings, reviews))
 
 
 def build_app(gateway: Gateway) -> Starlette:
@@ -114,8 +125,15 @@ def build_app(gateway: Gateway) -> Starlette:
         format: CallFormat | None = None
         catalog = request.path_params["catalog"]
         try:
+            # Known before the review, so that a refusal has the caller's envelope too.
+            with contextlib.suppress(CallShapeError):
+                format = vendor_format(request.query_params.get("format"))
+            verdict = await gateway.access.review(request.headers, catalog)
+            if not verdict.allowed:
+                raise RequestRefused(verdict.status, verdict.error, verdict.hint,
+                                     dict(verdict.headers))
             format = vendor_format(request.query_params.get("format"))
-            return await _serve_calls(gateway, request, catalog, format)
+            return await _serve_calls(gateway, request, catalog, format, verdict.consumer)
         except CallShapeError as error:
             refused = RequestRefused(error.status, str(error), error.hint)
         except RequestRefused as error:
@@ -141,6 +159,7 @@ def build_app(gateway: Gateway) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        gateway.access.announce()
         try:
             async with gateway.mcp.run():
                 yield
@@ -150,7 +169,8 @@ def build_app(gateway: Gateway) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/catalogs/{catalog}/calls", calls, methods=["POST"]),
-            Route("/mcp/{catalog}", _McpEndpoint(gateway), methods=["GET", "POST", "DELETE"]),
+            Route("/mcp/{catalog}", McpAccess(gateway.access, _McpEndpoint(gateway)),
+                  methods=["GET", "POST", "DELETE"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
@@ -191,12 +211,11 @@ class _McpEndpoint:
 
 
 async def _serve_calls(gateway: Gateway, request: Request, catalog: str,
-                       format: CallFormat) -> Response:
+                       format: CallFormat, consumer: str) -> Response:
     index = gateway.dispatcher.index(catalog)
     if index is None:
         raise RequestRefused(404, f"no catalog {catalog[:253]!r} is published here",
-                             "use a published catalog's name: 'default', or "
-                             "'<namespace>.<toolcatalog>'")
+                             unpublished_hint(gateway.settings.operator_namespace))
     body = await _read_body(request, gateway.settings.max_request_bytes)
     parsed = parse_calls(format, _decode(body))
     tools = _resolve(index, format, parsed)
@@ -213,7 +232,7 @@ async def _serve_calls(gateway: Gateway, request: Request, catalog: str,
     async def run(i: int) -> None:
         records[i] = await gateway.dispatcher.call(
             index, tools[i], endpoints[i], parsed.calls[i].arguments, format=format,
-            headers=request.headers, consumer="anonymous")
+            headers=request.headers, consumer=consumer)
 
     if len(tools) == 1:
         await run(0)

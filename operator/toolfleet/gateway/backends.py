@@ -1,10 +1,10 @@
 """The backends behind a revision: in-flight limits and passive outlier ejection.
 
 A catalog endpoint is a URL (a revision's Service); an `AddressResolver` turns
-it into the addresses the gateway calls. Today that is the URL itself (the
-Service spreads connections over pods); a resolver that follows EndpointSlices
-can later return one address per pod, and every decision here then applies
-per pod, which is where ejection pays off.
+it into the addresses the gateway calls. In a cluster that is one address per
+ready pod, from EndpointSlices (gateway/endpoints.py), so every decision here
+applies per pod, which is where ejection pays off; `ServiceUrlResolver` keeps
+the URL itself (the Service then spreads connections over pods).
 
 Ejection follows Envoy's outlier detection: after `consecutive_failures`
 failures in a row (connection errors, 5xx, timeouts) an address is left out

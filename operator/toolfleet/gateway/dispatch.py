@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from toolfleet.catalog.dialects.renames import arguments_from_renames
 from toolfleet.catalog.formats.openai_arguments import arguments_from_strict
 from toolfleet.catalog.model import CatalogTool, Endpoint
 from toolfleet.gateway.metrics import GatewayMetrics
@@ -94,11 +95,17 @@ class Dispatcher:
                    headers: Mapping[str, str], consumer: str) -> CallRecord:
         """Carry out one call on `endpoint` and account for it.
 
-        OpenAI arguments of a tool rendered strict are mapped back first
-        (nulls for absent optionals removed, `arguments_from_strict`). The call
+        The arguments are mapped back first: property keys the format published
+        renamed get the service's own keys (the mapping the canonical rendering
+        publishes, `arguments_from_renames`), and OpenAI arguments of a tool
+        rendered strict lose the nulls of absent optionals (`arguments_from_strict`). The call
         is counted in the metrics and written to the audit log (never its
         arguments). Never raises for a failure of the service.
         """
+        dialect = tool.dialect(str(format))
+        if dialect is not None and dialect.renames:
+            arguments = arguments_from_renames(
+                [entry.to_wire() for entry in dialect.renames], arguments)
         if format == CallFormat.openai and index.is_strict(tool):
             arguments = arguments_from_strict(tool.input_schema, arguments)
         revision = revision_label(endpoint)

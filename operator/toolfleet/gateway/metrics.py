@@ -14,6 +14,8 @@ gateways in one test process count apart.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -49,12 +51,19 @@ class GatewayMetrics:
             "toolfleet_gateway_requests_rejected_total",
             "Requests answered with an error before any tool was called, by HTTP status.",
             ["catalog", "status"], registry=self.registry)
+        # The children of `calls` and `duration` per label values: labels() takes a lock
+        # and builds a key on every call. Bounded by the tools and revisions published.
+        self._children: dict[tuple[tuple[str, ...], Outcome], tuple[Any, Any]] = {}
 
     def record(self, labels: tuple[str, str, str, str, str], outcome: Outcome,
                seconds: float, attempts: int) -> None:
         """Count one call: its outcome, its duration in seconds, its retries."""
-        self.calls.labels(*labels, str(outcome)).inc()
-        self.duration.labels(*labels).observe(seconds)
+        children = self._children.get((labels, outcome))
+        if children is None:
+            children = self._children[(labels, outcome)] = (
+                self.calls.labels(*labels, str(outcome)), self.duration.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
         if attempts > 1:
             self.retries.labels(*labels).inc(attempts - 1)
 

@@ -1,11 +1,12 @@
 """From the name a model used back to the service and the service's own tool name.
 
-A catalog publishes each tool under one name per format. Today every format
-uses `CatalogTool.name` (the service's own name, or `<service>_<tool>` when a
-collision was resolved by prefixing); a future per-vendor rename changes
-`published_name` and nothing else. A name is looked up in one catalog only: a
-tool another catalog publishes is not found here, which is what keeps a
-consumer inside the catalogs it may use.
+A catalog publishes each tool under one name per format. Every format uses
+`CatalogTool.name` (the service's own name, or `<service>_<tool>` when a
+collision was resolved by prefixing), a name every vendor's profile accepts
+(`catalog.dialects.profiles`); a tool a format leaves out
+(`CatalogTool.excluded_from`) is not found under that format. A name is looked
+up in one catalog only: a tool another catalog publishes is not found here,
+which is what keeps a consumer inside the catalogs it may use.
 """
 
 from __future__ import annotations
@@ -71,9 +72,21 @@ def index_catalog(catalog: Catalog) -> CatalogIndex:
     calls whose arguments the model produced under strict mode.
     """
     by_format = {
-        format: {published_name(tool, format): tool for tool in catalog.tools}
+        format: {published_name(tool, format): tool for tool in catalog.tools
+                 if not tool.excluded_from(str(format))}
         for format in CallFormat
     }
     strict = frozenset(tool.name for tool in catalog.tools
                        if strict_transform(tool.input_schema).possible)
     return CatalogIndex(catalog=catalog, by_format=by_format, openai_strict=strict)
+
+
+def unpublished_hint(operator_namespace: str) -> str:
+    """What to do about a catalog name nothing publishes (the same on /calls and /mcp).
+
+    Other catalogs' names are not offered: a caller may see only what it may call.
+    """
+    return ("a catalog is named 'default' or '<namespace>.<toolcatalog>', and is served "
+            "once published: check the ToolCatalog's status (kubectl get toolcatalog) and "
+            "that its namespace is one the operator watches; this gateway serves what the "
+            f"operator installed in namespace {operator_namespace!r} publishes")

@@ -75,3 +75,13 @@ def failed(message: str, outcome: Outcome = Outcome.error,
     """
     return ToolResult(content=[{"type": "text", "text": message}], is_error=True,
                       outcome=outcome, retry_after=retry_after, failure=message)
+
+
+def json_rpc_error(code: int, message: str, hint: str | None = None) -> dict[str, Any]:
+    """A JSON-RPC 2.0 error response to a request whose id is unknown (`id: null`), the
+    body of every /mcp refusal made before the MCP server reads the request; `hint`
+    rides in `error.data` (JSON-RPC 2.0, section 5.1)."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if hint is not None:
+        error["data"] = {"hint": hint}
+    return {"jsonrpc": "2.0", "id": None, "error": error}

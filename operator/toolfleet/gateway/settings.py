@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from toolfleet.settings import SettingsError, _integer, _port, _text
+from toolfleet.settings import SettingsError, _boolean, _integer, _port, _text
 
 __all__ = ["GatewaySettings", "SettingsError"]
 
@@ -50,6 +50,14 @@ class GatewaySettings:
     # Keep MCP sessions (2025-11-25) so that they get notifications/tools/list_changed;
     # needs session affinity when the gateway runs several replicas.
     mcp_sessions: bool = True
+    # The namespace of the operator installation whose published catalog ConfigMaps
+    # the gateway follows (the operator's TOOLFLEET_NAMESPACE).
+    operator_namespace: str = "toolfleet-system"
+    # Authenticate callers with TokenReview and authorize them with SubjectAccessReview
+    # (verb `call` on `toolcatalogs`); false serves everyone, for local use only.
+    auth: bool = True
+    # How long a TokenReview or SubjectAccessReview answer is reused, in seconds.
+    auth_cache_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -58,10 +66,6 @@ class GatewaySettings:
         Raises SettingsError naming the variable and what it may hold.
         """
         env = os.environ if env is None else env
-        sessions = _text(env, "TOOLFLEET_GATEWAY_MCP_SESSIONS", "true").lower()
-        if sessions not in ("true", "false"):
-            raise SettingsError("TOOLFLEET_GATEWAY_MCP_SESSIONS",
-                                f"must be true or false (got {sessions!r})")
         return cls(
             host=_text(env, "TOOLFLEET_GATEWAY_HOST", cls.host),
             port=_port(env, "TOOLFLEET_GATEWAY_PORT", cls.port),
@@ -77,5 +81,10 @@ class GatewaySettings:
                                       cls.ejection_seconds, minimum=0.0),
             tools_list_ttl_seconds=_seconds(env, "TOOLFLEET_GATEWAY_TOOLS_LIST_TTL_SECONDS",
                                             cls.tools_list_ttl_seconds, minimum=0.0),
-            mcp_sessions=sessions == "true",
+            mcp_sessions=_boolean(env, "TOOLFLEET_GATEWAY_MCP_SESSIONS", cls.mcp_sessions),
+            operator_namespace=_text(env, "TOOLFLEET_GATEWAY_OPERATOR_NAMESPACE",
+                                     cls.operator_namespace) or cls.operator_namespace,
+            auth=_boolean(env, "TOOLFLEET_GATEWAY_AUTH", cls.auth),
+            auth_cache_seconds=_seconds(env, "TOOLFLEET_GATEWAY_AUTH_CACHE_SECONDS",
+                                        cls.auth_cache_seconds, minimum=0.0),
         )

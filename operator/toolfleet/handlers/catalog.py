@@ -100,9 +100,7 @@ async def start_publisher(memo: kopf.Memo, **kwargs: Any) -> None:
     publisher = CatalogPublisher(store, settings)
     follower = Follower(store, published_selector(settings.namespace),
                         skip=publisher.publishes)
-    memo[FOLLOWER_STOP] = stop = threading.Event()
-    threading.Thread(target=follower.run, args=(stop,), name="catalog-follower",
-                     daemon=True).start()
+    memo[FOLLOWER_STOP] = follower.start()
     indices = kwargs["toolservices"], kwargs["toolcatalogs"], kwargs["namespace_labels"]
     memo[DIRTY] = dirty = asyncio.Event()
     memo[PUBLISHER] = asyncio.create_task(run_publisher(

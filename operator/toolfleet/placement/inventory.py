@@ -22,7 +22,21 @@ class NodeGPU:
     product: str | None
     memory_mib: int | None
     allocatable: Mapping[str, int] = field(default_factory=dict)
-    taints: tuple[tuple[str, str], ...] = ()
+    # (key, value, effect) of each taint.
+    taints: tuple[tuple[str, str, str], ...] = ()
+    # Not compared: a node's labels change often (GPU feature discovery stamps a time),
+    # and only the GPU facts above decide whether GPU services are reconciled again.
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def keeps_off(self, node_selector: Mapping[str, str]) -> str | None:
+        """Why a pod with this nodeSelector may not be placed here ("nodeSelector pool=a:
+        the node has pool=b"), or None when its labels match."""
+        for key, value in sorted(node_selector.items()):
+            if self.labels.get(key) != value:
+                has = (f"the node has {key}={self.labels[key]}" if key in self.labels
+                       else "the node has no such label")
+                return f"nodeSelector {key}={value}: {has}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ def node_gpu(node: Mapping[str, Any]) -> NodeGPU:
     allocatable = {k: _quantity(v) for k, v in (status.get("allocatable") or {}).items()
                    if k.startswith(GPU_RESOURCE_PREFIXES)}
     memory = labels.get(MEMORY_LABEL)
-    taints = tuple((t.get("key", ""), t.get("effect", ""))
+    taints = tuple((str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or ""))
                    for t in (node.get("spec") or {}).get("taints") or [])
     return NodeGPU(
         name=meta.get("name", ""),
@@ -65,6 +79,7 @@ def node_gpu(node: Mapping[str, Any]) -> NodeGPU:
         memory_mib=int(memory) if memory and memory.isdigit() else None,
         allocatable=allocatable,
         taints=taints,
+        labels={str(k): str(v) for k, v in labels.items()},
     )
 
 
@@ -91,27 +106,37 @@ def node_matches(gpu: GPU, node: NodeGPU) -> bool:
 
 
 def fit(gpu: GPU, wanted_replicas: int, nodes: Iterable[NodeGPU],
-        used: Mapping[str, Mapping[str, int]]) -> Fit:
+        used: Mapping[str, Mapping[str, int]], *,
+        node_selector: Mapping[str, str] | None = None) -> Fit:
     """How many replicas of the service fit now, on which nodes, and why not if too few.
 
     `used` maps node name to GPU resources held by pods *other than this service's*,
-    so the service's own running replicas count as fitting.
+    so the service's own running replicas count as fitting. `node_selector` is the
+    pods': a node whose labels do not match it does not count. Taints are not
+    weighed: tolerations can be added after the spec (by admission plugins such as
+    ExtendedResourceToleration or PodTolerationRestriction, or by webhooks), so the
+    spec's own cannot say which tainted nodes the pods reach; the scheduler's
+    message (`Unschedulable`) does.
     """
     resource = gpu.resource_name()
     candidates = [n for n in nodes if n.ready and n.schedulable]
-    matching = [n for n in candidates if node_matches(gpu, n)]
+    placeable = [n for n in candidates if n.keeps_off(node_selector or {}) is None]
+    matching = [n for n in placeable if node_matches(gpu, n)]
     free = {n.name: max(0, n.allocatable.get(resource, 0) - used.get(n.name, {}).get(resource, 0))
             for n in matching}
     replicas = sum(f // gpu.count for f in free.values())
     names = sorted(free)
     wants = f"{wanted_replicas} replica(s) x {gpu.count} {resource}"
-    constraint = _describe(gpu)
+    constraint = _describe(gpu, node_selector or {})
     if not matching:
         offered = sorted({n.product or "unlabelled" for n in candidates
                           if n.allocatable.get(resource, 0) > 0})
+        why = [f"{n.name}: {_why_not(gpu, n, node_selector or {})}"
+               for n in sorted(candidates, key=lambda n: n.name)
+               if n.allocatable.get(resource, 0) > 0]
         return Fit(resource, gpu.count, [], 0, 0, "NoMatchingNodes",
                    f"no Ready node offers {resource}{constraint}; nodes with {resource}: "
-                   f"{', '.join(offered) or 'none'}")
+                   f"{', '.join(offered) or 'none'}" + (f" ({'; '.join(why)})" if why else ""))
     total_free = sum(free.values())
     if replicas < wanted_replicas:
         return Fit(resource, gpu.count, names, total_free, replicas, "InsufficientGPU",
@@ -122,12 +147,24 @@ def fit(gpu: GPU, wanted_replicas: int, nodes: Iterable[NodeGPU],
                f"({', '.join(names)}); needs {wants}")
 
 
-def _describe(gpu: GPU) -> str:
+def _why_not(gpu: GPU, node: NodeGPU, node_selector: Mapping[str, str]) -> str:
+    """Why a Ready node with the GPU resource cannot take the pods (it has no room for none)."""
+    if gpu.products and node.product not in gpu.products:
+        return f"product {node.product or 'unlabelled'}"
+    if gpu.min_memory_mi_b is not None and (node.memory_mib or 0) < gpu.min_memory_mi_b:
+        return f"{node.memory_mib or 0} MiB per GPU"
+    return node.keeps_off(node_selector) or "no room"
+
+
+def _describe(gpu: GPU, node_selector: Mapping[str, str]) -> str:
     parts = []
     if gpu.products:
         parts.append(f"product in [{', '.join(sorted(gpu.products))}]")
     if gpu.min_memory_mi_b is not None:
         parts.append(f"memory >= {gpu.min_memory_mi_b} MiB")
+    if node_selector:
+        parts.append("nodeSelector " + ", ".join(f"{k}={v}"
+                                                 for k, v in sorted(node_selector.items())))
     return f" ({'; '.join(parts)})" if parts else ""
 
 

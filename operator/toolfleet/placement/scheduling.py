@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolfleet.api.toolservice import GPU
+from toolfleet.api.toolservice import GPU, ToolServiceSpec
 
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 MEMORY_LABEL = "nvidia.com/gpu.memory"
@@ -35,3 +35,13 @@ def gpu_node_affinity(gpu: GPU) -> dict[str, Any] | None:
 def gpu_tolerations() -> list[dict[str, Any]]:
     """Tolerate the taint NVIDIA's tooling puts on GPU nodes."""
     return [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def pod_tolerations(spec: ToolServiceSpec) -> list[dict[str, Any]]:
+    """The pods' tolerations: the GPU taint's (for a GPU service), then the user's, each once."""
+    tolerations = gpu_tolerations() if spec.gpu is not None else []
+    for toleration in spec.tolerations:
+        wire = toleration.to_wire()
+        if wire not in tolerations:
+            tolerations.append(wire)
+    return tolerations

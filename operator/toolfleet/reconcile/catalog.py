@@ -42,7 +42,7 @@ from toolfleet.catalog.fleet import (
     invalid_catalog_status,
     service_entries,
 )
-from toolfleet.catalog.model import Catalog
+from toolfleet.catalog.model import Catalog, gateway_urls
 from toolfleet.catalog.selection import DEFAULT_CATALOG_NAME
 from toolfleet.catalog.source import ServiceKey, settled_toolservices
 from toolfleet.resources.meta import MANAGED_BY
@@ -188,6 +188,9 @@ def plan(world: World, now: datetime) -> Plan:
     publications: list[Publication] = []
     statuses: list[StatusUpdate | None] = []
     for target, catalog in build_all(targets, entries):
+        if settings.gateway_url:
+            catalog = catalog.model_copy(
+                update={"gateway": gateway_urls(settings.gateway_url, target.key)})
         previous = world.published.get(target.key)
         if previous is not None and previous == _published(
                 catalog, target.formats, target.namespace, previous.config_maps, target.body):
@@ -196,7 +199,8 @@ def plan(world: World, now: datetime) -> Plan:
             if target.body is not None:
                 current = _current_status(target.body)
                 statuses.append(_status_update(target.body, current, catalog_status(
-                    current, _generation(target.body), catalog, previous.config_maps, at)))
+                    current, _generation(target.body), catalog, previous.config_maps, at,
+                    target.formats)))
             continue
         publications.append(Publication(
             catalog=catalog, formats=target.formats, namespace=target.namespace, labels=labels,
@@ -242,7 +246,8 @@ def write(publication: Publication, renderings: Mapping[str, bytes],
     if body is not None:
         current = _current_status(body)
         status = _status_update(body, current, catalog_status(
-            current, _generation(body), publication.catalog, names, rfc3339(now)))
+            current, _generation(body), publication.catalog, names, rfc3339(now),
+            publication.formats))
     return Write(
         # A reader never finds a manifest naming shards that are not there yet.
         config_maps=list(reversed(wanted)),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from toolfleet.api.toolservice import RolloutStrategy, ToolServiceSpec, TrafficRouting
@@ -30,6 +31,9 @@ class Tracks:
     canary_revision: str | None = None
     canary_replicas: int = 0
     canary_weight: int = 0
+    # Specs kept in the revisions ConfigMap though no track runs them: the
+    # revision before an unfinished promotion, which abort restores.
+    retained: Mapping[str, ToolServiceSpec] = field(default_factory=dict)
 
 
 def steady(spec: ToolServiceSpec) -> Tracks:
@@ -53,7 +57,9 @@ def build_children(owner: Owner, settings: Settings,
         build_network_policy(owner, settings),
     ]
     if rollout.strategy == RolloutStrategy.canary:
-        specs = {} if tracks.stable_spec is None else {tracks.stable_revision: tracks.stable_spec}
+        specs = dict(tracks.retained)
+        if tracks.stable_spec is not None:
+            specs[tracks.stable_revision] = tracks.stable_spec
         children.append(build_track_service(owner, Track.stable))
         if tracks.canary_revision is not None:
             specs[tracks.canary_revision] = owner.spec

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolfleet.api.toolservice import ToolServiceSpec
-from toolfleet.placement.scheduling import gpu_limits, gpu_node_affinity, gpu_tolerations
+from toolfleet.api.toolservice import CapacityMode, ToolServiceSpec
+from toolfleet.placement.scheduling import gpu_limits, gpu_node_affinity, pod_tolerations
 from toolfleet.resources.meta import (
     REVISION_LABEL,
     TRACK_LABEL,
@@ -19,6 +19,15 @@ from toolfleet.resources.tracks import Track, deployment_name
 
 # A non-root UID that exists in distroless and most slim images.
 RUN_AS_USER = 65532
+# How long a terminating pod keeps serving before it is sent SIGTERM. Deleting a
+# pod and removing it from its Service's endpoints happen at once, and kube-proxy,
+# kube-router and the gateway each learn of the removal a moment later: a pod that
+# stopped listening at once would refuse the calls still routed to it (the "503
+# around promotion": promotion replaces the stable pods and deletes the canary's).
+PRE_STOP_SLEEP_SECONDS = 5
+# Then up to this long to finish the calls in flight (the longest tool call may
+# need more: spec.tools[].timeoutSeconds), counted from the deletion, sleep included.
+TERMINATION_GRACE_PERIOD_SECONDS = 30
 
 
 def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str,
@@ -34,8 +43,7 @@ def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str,
     deployment_spec: dict[str, Any] = {
         "selector": {"matchLabels": selector_labels(owner, track)},
         "revisionHistoryLimit": 3,
-        "strategy": {"type": "RollingUpdate",
-                     "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(owner.spec)},
         "template": {
             "metadata": {
                 "labels": pod_labels,
@@ -57,6 +65,21 @@ def build_deployment(owner: Owner, spec: ToolServiceSpec, revision: str,
                                    {TRACK_LABEL: track.value, REVISION_LABEL: revision}),
         "spec": deployment_spec,
     }
+
+
+def rolling_update(spec: ToolServiceSpec) -> dict[str, int | str]:
+    """The Deployments' rollingUpdate: surge by 25% unless GPUs may be swapped.
+
+    A GPU service whose rollout may swap (rollout.capacity swap or auto) is
+    expected to fill its GPUs: a surge pod would wait for a GPU that only the
+    pods it replaces hold, and the update would never finish. Such a service
+    replaces pods in place instead, rollout.maxUnavailable at a time (the
+    availability it promises); with maxUnavailable 0 it keeps the surge.
+    """
+    may_swap = spec.gpu is not None and spec.rollout.capacity != CapacityMode.surge
+    if may_swap and spec.rollout.max_unavailable > 0:
+        return {"maxSurge": 0, "maxUnavailable": spec.rollout.max_unavailable}
+    return {"maxSurge": "25%", "maxUnavailable": 0}
 
 
 def _env(owner: Owner, spec: ToolServiceSpec, revision: str, track: Track) -> list[dict[str, Any]]:
@@ -105,6 +128,8 @@ def _pod_spec(owner: Owner, spec: ToolServiceSpec, revision: str, track: Track) 
                           "periodSeconds": 10, "failureThreshold": 3},
         "startupProbe": {"httpGet": {"path": spec.health_path, "port": "http"},
                          "periodSeconds": 5, "failureThreshold": 60},
+        # The kubelet's own sleep: the image needs no shell or sleep binary.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
         # The restricted Pod Security profile, and a read-only root filesystem.
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -123,7 +148,7 @@ def _pod_spec(owner: Owner, spec: ToolServiceSpec, revision: str, track: Track) 
         "serviceAccountName": owner.name,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": 30,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_SECONDS,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS_USER,
@@ -134,11 +159,31 @@ def _pod_spec(owner: Owner, spec: ToolServiceSpec, revision: str, track: Track) 
         "containers": [container],
         "volumes": volumes,
     }
+    pod.update(_placement(spec))
+    # The service's, not the revision's: priority says how much the service
+    # matters, so a change reaches every track's pods alike.
+    if owner.spec.priority_class_name:
+        pod["priorityClassName"] = owner.spec.priority_class_name
+    return pod
+
+
+def _placement(spec: ToolServiceSpec) -> dict[str, Any]:
+    """nodeSelector, tolerations, affinity and runtimeClassName: the user's and spec.gpu's.
+
+    GPU product and memory go into node affinity, never the nodeSelector, so the
+    user's nodeSelector is carried as written and both must hold. Tolerations are
+    the GPU taint's and the user's, each once, in that order.
+    """
+    placement: dict[str, Any] = {}
+    if spec.node_selector:
+        placement["nodeSelector"] = dict(sorted(spec.node_selector.items()))
+    tolerations = pod_tolerations(spec)
+    if tolerations:
+        placement["tolerations"] = tolerations
     if spec.gpu is not None:
-        pod["tolerations"] = gpu_tolerations()
         affinity = gpu_node_affinity(spec.gpu)
         if affinity is not None:
-            pod["affinity"] = affinity
+            placement["affinity"] = affinity
         if spec.gpu.runtime_class_name:
-            pod["runtimeClassName"] = spec.gpu.runtime_class_name
-    return pod
+            placement["runtimeClassName"] = spec.gpu.runtime_class_name
+    return placement

@@ -13,8 +13,10 @@ from toolfleet.settings import Settings
 def build_network_policy(owner: Owner, settings: Settings) -> dict[str, Any]:
     """Default-deny ingress to the service's pods, except its allowed callers.
 
-    Always allowed: the operator (it probes the services it lists in the catalog)
-    and Prometheus (metrics scraping; the canary analysis reads them). Then by
+    Always allowed: the operator (it probes the services it lists in the catalog),
+    the gateway (it carries the calls of whoever RBAC lets call a catalog listing
+    the service) and Prometheus (metrics scraping; the canary analysis reads
+    them). Then by
     exposure: public lets any pod in, internal lets the service's own namespace in,
     private lets in only `access.allowedCallers`.
     """
@@ -22,6 +24,7 @@ def build_network_policy(owner: Owner, settings: Settings) -> dict[str, Any]:
     port = [{"protocol": "TCP", "port": owner.spec.port}]
     peers: list[dict[str, Any]] = [
         {"namespaceSelector": {}, "podSelector": {"matchLabels": settings.operator_pod_labels}},
+        {"namespaceSelector": {}, "podSelector": {"matchLabels": settings.gateway_pod_labels}},
         {"namespaceSelector": {}, "podSelector": {"matchLabels": settings.scraper_pod_labels}},
     ]
     rules: list[dict[str, Any]] = []

@@ -1,16 +1,33 @@
 """Canary analysis: the Prometheus queries run at the end of each step, and their verdict.
 
-Metrics, as the tool services export them (`services/common/toolfleet_service/metrics.py`):
+Two sources measure a revision's calls, and the queries prefer the first:
 
-- `toolfleet_tool_requests_total`, a counter with labels `tool` and `outcome`
-  (`ok` or `error`);
-- `toolfleet_tool_request_duration_seconds`, a histogram with label `tool`.
+1. the gateway's (`operator/toolfleet/gateway/metrics.py`), for every
+   ToolService whatever its image: `toolfleet_gateway_tool_calls_total`
+   (labels `namespace`, `toolservice`, `revision`, `outcome` = ok, tool_error
+   or error; an MCP `isError` result is a tool_error, and counts as failed)
+   and the histogram `toolfleet_gateway_tool_call_duration_seconds`. The
+   gateway sets these labels itself, so its scrape keeps them
+   (`honor_labels: true`; the chart's ServiceMonitor sets `honorLabels`).
+2. the service's own, where no gateway carries the calls
+   (`services/common/toolfleet_service/metrics.py`):
+   `toolfleet_tool_requests_total` (labels `tool`, `outcome` = ok or error)
+   and the histogram `toolfleet_tool_request_duration_seconds`. Prometheus
+   adds `namespace`, `toolservice` and `revision` as target labels, as the
+   PodMonitor relabelling toolfleet documents does.
 
-Assumption: Prometheus scrapes each service pod with the target labels
-`namespace`, `toolservice` (the ToolService name) and `revision` (the pod's
-revision hash), as the ServiceMonitor/PodMonitor relabelling that toolfleet
-documents sets them. The queries select the canary by these three labels and
-aggregate over tools.
+The error rate, over the step's interval W, for revision selector S:
+
+    (sum(rate(toolfleet_gateway_tool_calls_total{S,outcome!="ok"}[W])) or vector(0))
+      / (sum(rate(toolfleet_gateway_tool_calls_total{S}[W])) > 0)
+    or
+    (sum(rate(toolfleet_tool_requests_total{S,outcome="error"}[W])) or vector(0))
+      / (sum(rate(toolfleet_tool_requests_total{S}[W])) > 0)
+
+`> 0` drops a source that carried no call in the window, so `or` falls back
+to the other instead of answering NaN. The p95 latency is the same shape with
+`histogram_quantile(0.95, sum by (le) (rate(<histogram>_bucket{S}[W])))`,
+kept only where that source counted calls.
 
 "No data" is explicit: a canary that served no requests in the window has no
 error rate and no latency. That is *inconclusive*, not a failure: the step is
@@ -33,6 +50,24 @@ from toolfleet.api.toolservice import Analysis
 
 REQUESTS_METRIC = "toolfleet_tool_requests_total"
 DURATION_METRIC = "toolfleet_tool_request_duration_seconds"
+GATEWAY_CALLS_METRIC = "toolfleet_gateway_tool_calls_total"
+GATEWAY_DURATION_METRIC = "toolfleet_gateway_tool_call_duration_seconds"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a revision's calls are counted: a counter, which of its series failed, a histogram."""
+
+    calls: str
+    failed: str
+    duration: str
+
+
+# In order of preference: the first source with calls in the window answers.
+SOURCES = (
+    _Source(GATEWAY_CALLS_METRIC, 'outcome!="ok"', GATEWAY_DURATION_METRIC),
+    _Source(REQUESTS_METRIC, 'outcome="error"', DURATION_METRIC),
+)
 
 
 class Check(StrEnum):
@@ -136,23 +171,26 @@ class StepAnalysis:
 def build_queries(analysis: Analysis, target: AnalysisTarget) -> dict[Check, str]:
     """The PromQL for each configured check, over the last `analysis.interval_seconds`.
 
-    The error rate is errors / all requests; with requests but no error series
-    it is 0, and with no requests it is no data. The p95 latency (seconds) is
-    asked for only when `maxP95LatencyMs` is set.
+    The error rate is failed / all calls, from the gateway's metric where it
+    counted calls in the window, else from the service's own (the module
+    docstring has the query). With calls but no failed series it is 0; with no
+    calls in either source it is no data. The p95 latency (seconds) is asked
+    for only when `maxP95LatencyMs` is set.
     """
     selector = (f'namespace="{_escape(target.namespace)}",'
                 f'toolservice="{_escape(target.toolservice)}",'
                 f'revision="{_escape(target.revision)}"')
     window = f"{analysis.interval_seconds}s"
-    queries = {Check.error_rate: (
-        f'(sum(rate({REQUESTS_METRIC}{{{selector},outcome="error"}}[{window}])) or vector(0))'
-        f" / sum(rate({REQUESTS_METRIC}{{{selector}}}[{window}]))"
-    )}
+    queries = {Check.error_rate: " or ".join(
+        f"((sum(rate({source.calls}{{{selector},{source.failed}}}[{window}])) or vector(0))"
+        f" / (sum(rate({source.calls}{{{selector}}}[{window}])) > 0))"
+        for source in SOURCES)}
     if analysis.max_p95_latency_ms is not None:
-        queries[Check.p95_latency] = (
-            f"histogram_quantile(0.95, sum by (le) "
-            f"(rate({DURATION_METRIC}_bucket{{{selector}}}[{window}])))"
-        )
+        queries[Check.p95_latency] = " or ".join(
+            f"(histogram_quantile(0.95, sum by (le) "
+            f"(rate({source.duration}_bucket{{{selector}}}[{window}])))"
+            f" and on () (sum(rate({source.calls}{{{selector}}}[{window}])) > 0))"
+            for source in SOURCES)
     return queries
 
 

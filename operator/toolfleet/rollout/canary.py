@@ -26,6 +26,8 @@ with a new revision applies to the new rollout on the next call), and
 - A spec reverted to the stable revision mid-rollout drops the canary; the
   record stays as phase Aborted, and no condition reports a problem, since
   the spec and what serves agree again.
+- A canary whose pods have no room (`Observed.insufficient_gpu`) pauses
+  with reason InsufficientGPU, and resumes by itself once they have.
 - Strategy rolling, a canary with no steps, and the very first revision of a
   service (nothing to compare against) become stable directly.
 
@@ -52,6 +54,7 @@ from toolfleet.jsonschema.compat import Incompatibility
 from toolfleet.rollout.analysis import AnalysisKey, StepAnalysis
 from toolfleet.rollout.conditions import rollout_conditions
 from toolfleet.rollout.control import (
+    CONTROL_ANNOTATION,
     ControlAction,
     ControlError,
     RolloutControl,
@@ -60,7 +63,14 @@ from toolfleet.rollout.control import (
 )
 from toolfleet.rollout.events import RolloutEvent
 from toolfleet.rollout.schema_gate import SchemaGate
-from toolfleet.rollout.steps import ACTIVE_PHASES, Steps, Transition, pause_start
+from toolfleet.rollout.steps import (
+    ACTIVE_PHASES,
+    INSUFFICIENT_GPU,
+    PodsView,
+    Steps,
+    Transition,
+    pause_start,
+)
 from toolfleet.status.conditions import find, set_condition
 
 
@@ -86,6 +96,15 @@ class Observed:
     """compare_tool_schemas(stable tools, desired tools); empty without a stable revision."""
     generation: int = 0
     """metadata.generation, copied into the conditions' observedGeneration."""
+    canary_problem: str | None = None
+    """A failure state of the canary's pods, with the scheduler's or kubelet's message."""
+    canary_stalled: bool = False
+    """The canary Deployment reports ProgressDeadlineExceeded."""
+    stable_deployed_revision: str | None = None
+    """The revision all of the stable Deployment's pods run, ready; None while it rolls."""
+    insufficient_gpu: str | None = None
+    """Why the canary's pods have no room at the rollout's weight, and how to proceed
+    (`capacity.CapacityPlan.blocked`); None: they have."""
 
     @property
     def canary_ready(self) -> bool:
@@ -195,7 +214,9 @@ class _Decider:
         self.status = status
         self.observed = observed
         self.desired = observed.desired_revision
-        self.steps = Steps(spec.rollout.steps, spec.rollout.analysis, now.astimezone(UTC))
+        self.steps = Steps(spec.rollout.steps, spec.rollout.analysis, now.astimezone(UTC),
+                           deadline_seconds=spec.rollout.progress_deadline_seconds,
+                           on_deadline=spec.rollout.progress_deadline_action)
         self.gate = SchemaGate(observed.incompatibilities,
                                allowed=spec.rollout.allow_breaking_schema_change)
         self.ignored: list[RolloutEvent] = []
@@ -250,6 +271,9 @@ class _Decider:
         if self.desired == stable:
             if current is not None and _active(current) and current.revision != stable:
                 return True, self._moved(self.steps.drop(current, stable))
+            if current is not None and current.revision == stable and (
+                    current.phase == RolloutPhase.promoted.value):
+                return False, None  # a promotion finishing: abort still applies
             return False, self._steady(current)
         if current is None or current.revision != self.desired:
             return True, self._start(replacing=current if _active(current) else None)
@@ -328,8 +352,50 @@ class _Decider:
             return self._moved(self.steps.resume(
                 current, pause_start(current, self.status.conditions)))
         if action is ControlAction.abort:
+            if current.phase == RolloutPhase.promoted.value:
+                return self._unpromoted(current)
             return self._moved(self.steps.abort(current, self.observed.stable_revision))
-        return self._moved(self.steps.promote(current, "promoted by rollout-control"))
+        if action is ControlAction.promote:
+            refused = self._promotion_refused(current)
+            if refused is not None:
+                self.ignored.append(refused)
+                return None
+            return self._moved(self.steps.promote(current, "promoted by rollout-control"))
+        return self._moved(self.steps.promote(
+            current, "promoted by rollout-control promote-force"))
+
+    def _promotion_refused(self, current: RolloutStatus) -> RolloutEvent | None:
+        """The Warning that refuses `promote` while the canary lacks ready pods; None: go."""
+        ready, wanted = self.observed.canary_ready_replicas, self.observed.canary_wanted_replicas
+        needed = max(wanted, 1)
+        if ready >= needed:
+            return None
+        where = (f"step {self.steps.index(current) + 1}/{len(self.steps.steps)} "
+                 f"({current.weight}%)" if current.phase in ACTIVE_PHASES
+                 else f"phase {current.phase}")
+        return RolloutEvent(
+            "Warning", Reason.promotion_refused,
+            f"{CONTROL_ANNOTATION} promote refused: {ready} of {needed} canary pod(s) ready "
+            f"at {where}; promoting would send traffic to pods that do not serve. Wait for "
+            f"them, or use promote-force to promote anyway")
+
+    def _unpromoted(self, current: RolloutStatus) -> _Plan:
+        """Abort a promotion whose pods are not all ready: the previous revision again."""
+        previous, version = current.previous_revision, current.previous_version
+        assert previous is not None
+        message = (f"aborted by rollout-control before the promotion finished; revision "
+                   f"{previous} (version {version}) restored as stable. Resume to retry from "
+                   "step 1, or revert the spec")
+        aborted = current.model_copy(update={
+            "phase": RolloutPhase.aborted.value, "weight": 0, "paused_at": None,
+            "reason": None, "previous_revision": None, "previous_version": None,
+            "message": message})
+        plan = _Plan(rollout=aborted, stable_revision=previous, stable_version=version)
+        plan.events.append(RolloutEvent(
+            "Warning", Reason.rollout_aborted,
+            f"promotion of version {current.version} (revision {current.revision}) aborted "
+            f"before its pods were ready; revision {previous} (version {version}) restored"))
+        return plan
 
     def _progress(self) -> _Plan:
         current = self.status.rollout
@@ -337,21 +403,39 @@ class _Decider:
         if current.phase == RolloutPhase.promoted.value:
             # Promotion writes stableRevision with the phase; this only repairs
             # a status that lost one of the two.
+            if (current.previous_revision is not None
+                    and self.observed.stable_deployed_revision == current.revision):
+                # Every pod of the promoted revision is ready: nothing left to abort to.
+                current = current.model_copy(update={"previous_revision": None,
+                                                     "previous_version": None})
             plan = self._steady(current)
             plan.stable_revision, plan.stable_version = current.revision, current.version
             return plan
+        no_room = self.observed.insufficient_gpu
+        if current.phase == RolloutPhase.paused.value and current.reason == INSUFFICIENT_GPU:
+            if no_room is None:
+                return self._moved(self.steps.resume(current, None))
+            return self._moved(self.steps.no_room(current, no_room))
         if current.phase != RolloutPhase.progressing.value:
             return self._steady(current)
         if current.step_started_at is None:
             return self._steady(current) if self.gate.closed else self._start()
+        if no_room is not None:
+            return self._moved(self.steps.no_room(current, no_room))
         return self._moved(self.steps.tick(
             current, self.observed.canary_ready_replicas, self.observed.canary_wanted_replicas,
-            self.observed.analysis))
+            self.observed.analysis, PodsView(self.observed.canary_problem,
+                                             self.observed.canary_stalled)))
 
     def _moved(self, move: Transition) -> _Plan:
         """The plan of a step transition; a promotion makes the canary the stable revision."""
         plan = self._steady(move.rollout)
         if move.promoted:
+            # Kept until the promoted revision's pods are all ready, for abort.
+            move.rollout = move.rollout.model_copy(update={
+                "previous_revision": plan.stable_revision,
+                "previous_version": plan.stable_version})
+            plan.rollout = move.rollout
             plan.stable_revision, plan.stable_version = move.rollout.revision, (
                 move.rollout.version)
         plan.events = list(move.events)

@@ -8,9 +8,14 @@ same control is never applied twice; a new nonce repeats an action.
 - pause: stops the step's clock; resume continues where the step was.
 - resume: continues a paused rollout; after RolledBack or Aborted, it retries
   the same revision from step 0.
-- abort: phase Aborted, canary to 0, the stable revision keeps serving.
+- abort: phase Aborted, canary to 0, the stable revision keeps serving. After
+  a promotion whose pods are not all ready yet, abort restores the revision
+  that served before it.
 - promote: promotes the canary now, skipping the remaining steps and analyses
-  (but never past a breaking schema change that is not allowed).
+  (but never past a breaking schema change that is not allowed). Refused,
+  with a Warning event and the numbers, while the canary has fewer ready
+  pods than its step needs.
+- promote-force: promote even so.
 
 A control that does not apply to the rollout's phase is recorded and reported
 (`why_ignored` says why), not kept for later.
@@ -37,6 +42,7 @@ class ControlAction(StrEnum):
     resume = "resume"
     abort = "abort"
     promote = "promote"
+    promote_force = "promote-force"
 
 
 class ControlError(ValueError):
@@ -82,7 +88,8 @@ def why_ignored(action: ControlAction, rollout: RolloutStatus, blocked: bool) ->
         applies = phase in (RolloutPhase.paused.value, RolloutPhase.rolled_back.value,
                             RolloutPhase.aborted.value)
     elif action is ControlAction.abort:
-        applies = phase in ACTIVE_PHASES
+        applies = phase in ACTIVE_PHASES or (phase == RolloutPhase.promoted.value
+                                             and rollout.previous_revision is not None)
     elif phase == RolloutPhase.promoted.value:
         return "the rollout is already promoted"
     elif blocked:

@@ -2,9 +2,15 @@
 
 Order matters: children first (the status reports how they went), then the
 status, then annotations, then events, as `reconcile.toolservice` plans them.
-A failure the same request cannot escape (a 4xx: quota, admission, invalid) is
-recorded per child and shown in status; one that may pass (5xx, 409, 429,
-unreachable) raises `Retry`, so the work queue tries again with backoff.
+Every failure to write a child is recorded per child, quoting the API server,
+and the other children are still written: a Service refused its IP does not
+hold back the Deployment. The status shows the failures at once; the caller
+then raises `Retry` (`Applied.retry`), so the work queue tries again with
+capped backoff. Failures that may pass by themselves (5xx, 409, 429,
+unreachable) and those waiting on someone's change (a quota, an admission
+webhook, an invalid field) are retried alike: the backoff keeps either from
+being hot-looped, and the watches on quotas and webhook configurations bring the
+retry forward when such a change is made.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ log = logging.getLogger(__name__)
 def apply_children(toolservice: Mapping[str, Any], plan: Plan, field_manager: str) -> Applied:
     """Apply each planned child unless unchanged, delete retired ones; report failures.
 
-    Raises `Retry` on the first temporary failure (nothing after it is written).
+    Never raises for a child: each failure becomes one `Applied.errors` line,
+    "<Kind> <name>: <the API server's message>".
     """
     meta = toolservice["metadata"]
     namespace, name = meta["namespace"], meta["name"]
@@ -38,19 +45,53 @@ def apply_children(toolservice: Mapping[str, Any], plan: Plan, field_manager: st
                 if (kind, child_name) == ("Deployment", deployment_name(name, Track.stable)):
                     stable = kube.get(kind, namespace, child_name)
         except kube.ApiError as err:
-            if not err.permanent:
-                raise Retry(f"applying {kind} {child_name}: {err}") from err
+            log.warning("applying %s %s/%s failed: %s", kind, namespace, child_name, err)
             errors.append(f"{kind} {child_name}: {err}")
+    lifted = _lift(namespace, plan, field_manager, errors)
+    _scale_stable(namespace, name, plan, field_manager, errors)
     for kind, child_name in plan.deletes:
         try:
             if kube.get(kind, namespace, child_name) is not None:
                 kube.delete(kind, namespace, child_name)
                 log.info("deleted %s %s/%s", kind, namespace, child_name)
         except kube.ApiError as err:
-            if not err.permanent:
-                raise Retry(f"deleting {kind} {child_name}: {err}") from err
+            log.warning("deleting %s %s/%s failed: %s", kind, namespace, child_name, err)
             errors.append(f"{kind} {child_name}: {err}")
-    return Applied(errors=errors, stable=stable)
+    return Applied(errors=errors, stable=stable, lifted=lifted)
+
+
+def _lift(namespace: str, plan: Plan, field_manager: str, errors: list[str]) -> str | None:
+    """Scale a Deployment found at 0 under its autoscaler back up; what status says of it."""
+    if plan.lift is None:
+        return None
+    try:
+        kube.scale("Deployment", namespace, plan.lift.name, plan.lift.replicas, field_manager)
+    except kube.ApiError as err:
+        log.warning("scaling Deployment %s/%s failed: %s", namespace, plan.lift.name, err)
+        errors.append(f"Deployment {plan.lift.name}: {err}")
+        return None
+    log.info("%s: %s", namespace, plan.lift.message)
+    return plan.lift.message
+
+
+def _scale_stable(namespace: str, name: str, plan: Plan, field_manager: str,
+                  errors: list[str]) -> None:
+    """Set the stable Deployment's replicas where a swap moves its GPUs (`Plan.stable_replicas`).
+
+    A scale, not an apply: the field stays out of our applied set, so the
+    autoscaler takes it over again when the swap is over.
+    """
+    if plan.stable_replicas is None:
+        return
+    stable = deployment_name(name, Track.stable)
+    try:
+        kube.scale("Deployment", namespace, stable, plan.stable_replicas, field_manager)
+    except kube.ApiError as err:
+        log.warning("scaling Deployment %s/%s failed: %s", namespace, stable, err)
+        errors.append(f"Deployment {stable}: {err}")
+        return
+    log.info("scaled Deployment %s/%s to %d replicas (GPU swap)", namespace, stable,
+             plan.stable_replicas)
 
 
 def write_report(toolservice: Mapping[str, Any], report: Report) -> None:

@@ -6,17 +6,14 @@ so keeps answering through a handover. Where this replica publishes a catalog
 itself (`skip`), its own copy stands.
 
 The follower lists the catalog ConfigMaps of its operator installation, then
-watches them from the list's resourceVersion, as client-go's reflector does:
-a watch the server ends is resumed from the last version seen, a version too
-old (410 Gone) starts over with a list, and any other failure is retried after
-a capped exponential backoff.
+watches them from the list's resourceVersion (runtime/reflector.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from toolfleet.catalog.configmap_reader import read_configmaps
@@ -24,15 +21,12 @@ from toolfleet.catalog.configmaps import CATALOG_NAME_ANNOTATION
 from toolfleet.catalog.model import Catalog
 from toolfleet.reconcile.catalog import FORMATS_ANNOTATION
 from toolfleet.runtime import kube
+from toolfleet.runtime.reflector import BACKOFF, Lister, Reflector, Watcher
 from toolfleet.runtime.scheduler import Backoff
 from toolfleet.server.catalog import CatalogStore
 
 log = logging.getLogger(__name__)
 
-Lister = Callable[[str, str], tuple[list[dict[str, Any]], str]]
-Watcher = Callable[[str, str, str], Iterator[tuple[str, dict[str, Any]]]]
-# Waits after failures in a row: 1, 2, 4 ... 30 seconds; a follower never gives up.
-BACKOFF = Backoff(base=1.0, cap=30.0)
 
 
 class Follower:
@@ -62,39 +56,17 @@ class Follower:
         self._serve(self._record(kind, obj))
 
     def run(self, stop: threading.Event) -> None:
-        """List and watch until `stop` is set; see the module docstring."""
-        version: str | None = None
-        failures = 0
-        while not stop.is_set():
-            try:
-                if version is None:
-                    items, version = self._list("ConfigMap", self.selector)
-                    self.relist(items)
-                    self.store.mark_synced()
-                    failures = 0
-                for kind, obj in self._watch("ConfigMap", version, self.selector):
-                    if stop.is_set():
-                        return
-                    version = obj.get("metadata", {}).get("resourceVersion") or version
-                    if kind != "BOOKMARK":
-                        self.handle(kind, obj)
-                    failures = 0
-                continue  # the server ended the watch: resume from `version`
-            except kube.ApiError as err:
-                if err.status == 410:
-                    log.info("catalog ConfigMaps: watch expired (%s); listing again", err)
-                    version = None
-                    continue
-                log.warning("following catalog ConfigMaps: %s", err)
-            except Exception:
-                # Whatever breaks (the connection, a malformed event, a bug), a standby
-                # must keep serving: log it with its traceback and try again.
-                log.exception("following catalog ConfigMaps failed")
-                version = None
-            delay = self.backoff.delay(failures)
-            failures += 1
-            log.info("following catalog ConfigMaps again in %.0fs", delay)
-            stop.wait(delay)
+        """List and watch until `stop` is set (runtime/reflector.py), serving what is seen."""
+        self._reflector().run(stop)
+
+    def start(self, name: str = "catalog-follower") -> threading.Event:
+        """Run on a daemon thread called `name`; set the returned event to stop it."""
+        return self._reflector().start(name)
+
+    def _reflector(self) -> Reflector:
+        return Reflector("ConfigMap", self.selector, self, on_synced=self.store.mark_synced,
+                         backoff=self.backoff, list_objects=self._list,
+                         watch_objects=self._watch)
 
     def _record(self, kind: str, obj: dict[str, Any]) -> str:
         meta = obj["metadata"]

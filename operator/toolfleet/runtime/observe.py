@@ -1,4 +1,4 @@
-"""What a ToolService reconcile reads: its children, its revisions, and the analysis due.
+"""What a ToolService reconcile reads: its children, pods, revisions, and the analysis due.
 
 The one place that gathers a `reconcile.toolservice.World` from the API server
 (through `runtime.kube`) and, when the rollout is at an analysis, from
@@ -20,14 +20,19 @@ from toolfleet.resources.tracks import Track, deployment_name
 from toolfleet.rollout.analysis import StepAnalysis
 from toolfleet.rollout.prometheus import measure
 from toolfleet.runtime import kube
+from toolfleet.runtime.cache import unpack
 from toolfleet.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def observe(toolservice: Mapping[str, Any], settings: Settings, nodes: Sequence[NodeGPU],
-            gpu_pods: GPUPods, now: datetime) -> World:
-    """The World of one ToolService now. Raises `kube.ApiError` when a read fails."""
+            gpu_pods: GPUPods, pods: Sequence[Mapping[str, Any] | str], now: datetime) -> World:
+    """The World of one ToolService now, with its `pods` as the pod watch holds them
+    (dicts, or `runtime.cache.pack`ed).
+
+    Raises `kube.ApiError` when a read fails.
+    """
     meta = toolservice["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     world = World(
@@ -35,6 +40,8 @@ def observe(toolservice: Mapping[str, Any], settings: Settings, nodes: Sequence[
         stable=kube.get("Deployment", namespace, deployment_name(name, Track.stable)),
         canary=kube.get("Deployment", namespace, deployment_name(name, Track.canary)),
         revisions=kube.get("ConfigMap", namespace, revisions_name(name)),
+        # Which versions really serve, and why pods are not ready (status.pods).
+        pods=[unpack(pod) for pod in pods],
         nodes=nodes, gpu_pods=gpu_pods,
     )
     due = analysis_due(world, now)

@@ -10,7 +10,9 @@ what it published: a publish that sees nothing new writes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +91,12 @@ class CatalogPublisher:
             for name in write.stale:
                 kube.delete("ConfigMap", publication.namespace, name)
         except kube.ApiError as err:
+            if err.status == 404:
+                # The ToolCatalog's namespace is gone or going (a watch may still hold
+                # the ToolCatalog): nothing to retry, and no reason to hold back the
+                # other catalogs' retries.
+                log.info("not writing catalog %s: %s", key, err)
+                return []
             CATALOG_PUBLISHES.labels(catalog=key, result="error").inc()
             # Served from memory all the same; the ConfigMaps are written on the retry.
             return [f"writing the ConfigMaps of catalog {key}: {err}"]
@@ -118,16 +126,23 @@ async def run_publisher(publisher: CatalogPublisher, observe: Callable[[], recon
                         backoff: Backoff = BACKOFF) -> None:
     """Publish the fleet `observe` returns each time `dirty` is set, until cancelled.
 
-    Changes within `debounce` seconds are published together. A publish that
-    failed to write something is tried again after `backoff.delay(n)`, at most
+    Changes within `debounce` seconds, or within as long as the last publish took
+    if that is longer, are published together: a publish builds every catalog of
+    the fleet again (seconds for thousands of tools), and a fleet that changes
+    all the time (thousands of ToolServices becoming Ready) would otherwise have
+    the operator publish without a pause, leaving its reconciles little of the
+    CPU. A publish that failed to write something is tried again after
+    `backoff.delay(n)` or at the next change, whichever comes first, at most
     `backoff.max_attempts` times in a row, then left to the next change.
     """
     failed = 0
+    window = debounce
     while True:
         await dirty.wait()
-        await asyncio.sleep(debounce)
+        await asyncio.sleep(window)
         dirty.clear()
         fleet = observe()  # on the event loop, where the watches change the indices
+        started = time.monotonic()
         try:
             failures = await asyncio.to_thread(publisher.publish, fleet)
         except Exception:
@@ -135,13 +150,17 @@ async def run_publisher(publisher: CatalogPublisher, observe: Callable[[], recon
             # logged with its traceback and retried like a failed write.
             log.exception("publishing catalogs failed")
             failures = ["an unexpected error, logged above"]
+        window = max(debounce, time.monotonic() - started)
         if not failures:
             failed = 0
         elif failed < backoff.max_attempts:
             delay = backoff.delay(failed)
             failed += 1
             log.warning("publishing catalogs again in %.0fs: %s", delay, "; ".join(failures))
-            await asyncio.sleep(delay)
+            # A change meanwhile (a new ToolCatalog, say) is published at once, not after
+            # the failing write's backoff.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(dirty.wait(), delay)
             dirty.set()
         else:
             log.error("publishing catalogs failed %d times in a row; waiting for the next "

@@ -5,7 +5,9 @@ periodic resync, a retry) becomes `add(key, delay)`. The queue:
 
 - runs a key at most once at a time; a key added while it runs runs again after;
 - keeps the earliest due time when a key is added twice (no duplicate work);
-- runs at most `workers` keys at once, each in a thread (the API client blocks);
+- runs at most `workers` keys at once, on a thread pool of its own of that size
+  (the API client blocks; asyncio's default pool, min(32, CPUs + 4) threads and
+  shared with everything else, would cap the workers at a few on a small node);
 - retries a key whose work raised `Retry` with capped exponential backoff
   (`base_delay * 2**n`, at most `max_delay`), at most `max_attempts` times in a
   row; then it logs and leaves the key to its next event or resync, so a
@@ -25,13 +27,24 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from toolfleet.metrics import RESYNCS
 
 log = logging.getLogger(__name__)
 
 
 class Retry(Exception):
-    """Raised by work that failed for a reason that may pass (API unavailable, conflict)."""
+    """Raised by work that failed for a reason that may pass (API unavailable, conflict).
+
+    `after`: seconds after which the work is due again whatever happens (a canary's
+    pause ending); the retry comes no later, and giving up does not drop it.
+    """
+
+    def __init__(self, message: str, after: float | None = None) -> None:
+        super().__init__(message)
+        self.after = after
 
 
 @dataclass(frozen=True)
@@ -96,17 +109,28 @@ class WorkQueue:
         """Keys waiting to run."""
         return len(self._due)
 
+    def depth(self) -> int:
+        """Keys running or due now (not those waiting for a later time): the backlog."""
+        now = self._clock()
+        return len(self._running) + sum(1 for due in self._due.values() if due <= now)
+
     async def run(self) -> None:
         """Work keys as they fall due, until cancelled."""
         self._loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self._workers)
         tasks: set[asyncio.Task[None]] = set()
+        threads = ThreadPoolExecutor(self._workers, thread_name_prefix="reconcile")
+        loop = self._loop
+
+        def run(key: Hashable) -> asyncio.Future[float | None]:
+            return loop.run_in_executor(threads, self._work, key)
+
         try:
             while True:
                 key = await self._next_due()
                 await slots.acquire()
                 self._running.add(key)
-                task = asyncio.create_task(self._run_one(key, slots))
+                task = asyncio.create_task(self._run_one(key, slots, run))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         finally:
@@ -115,6 +139,8 @@ class WorkQueue:
             for task in list(tasks):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Work already running finishes on its own (a thread cannot be stopped).
+            threads.shutdown(wait=False, cancel_futures=True)
 
     async def _next_due(self) -> Hashable:
         while True:
@@ -137,18 +163,24 @@ class WorkQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _run_one(self, key: Hashable, slots: asyncio.Semaphore) -> None:
+    async def _run_one(self, key: Hashable, slots: asyncio.Semaphore,
+                       run: Callable[[Hashable], asyncio.Future[float | None]]) -> None:
         try:
-            again = await asyncio.to_thread(self._work, key)
+            again = await run(key)
         except Retry as err:
             attempt = self._failures.get(key, 0)
             if attempt + 1 >= self._backoff.max_attempts:
                 self._failures.pop(key, None)
                 log.error("giving up on %s after %d attempts: %s; the next change or resync "
                           "tries again", key, attempt + 1, err)
+                self._running.discard(key)
+                if err.after is not None:
+                    self.add(key, err.after)
             else:
                 self._failures[key] = attempt + 1
                 delay = self._backoff.delay(attempt)
+                if err.after is not None:
+                    delay = min(delay, err.after)
                 log.warning("%s failed (attempt %d): %s; retrying in %.1fs", key, attempt + 1,
                             err, delay)
                 self._running.discard(key)
@@ -186,3 +218,4 @@ async def resync(queue: WorkQueue, keys: Callable[[], list[Hashable]], *, every:
         log.debug("resync of %d object(s)", len(current))
         for key in current:
             queue.add(key)
+        RESYNCS.inc()

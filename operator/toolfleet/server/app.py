@@ -9,6 +9,14 @@ Every replica serves it, leader or not.
     GET /healthz, /readyz, /metrics
 
 Every error answers JSON, {"error": ..., "hint": ...}.
+
+With TOOLFLEET_CATALOG_AUTH=true the catalog paths follow the gateway's rule
+(toolfleet.runtime.access): a caller sends `Authorization: Bearer <token>`,
+may read a catalog when RBAC lets it `call` that ToolCatalog, and the list
+shows only those. 401 without a token or with one the API server rejects, 403
+when not allowed (before any 404, so a denied caller learns nothing of what
+a catalog holds), 503 with Retry-After when the API server does not answer.
+Health, readiness and metrics stay open.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from toolfleet.catalog.render import FORMATS
 from toolfleet.jsonschema.canonical import canonical_json
+from toolfleet.runtime.access import AccessReviewer
 from toolfleet.server.catalog import CatalogChange, CatalogStore, Subscription
 
 log = logging.getLogger(__name__)
@@ -31,6 +40,9 @@ READY_KEY = web.AppKey("ready", dict)
 STORE_KEY = web.AppKey("store", CatalogStore)
 KEEPALIVE_KEY = web.AppKey("keepalive_seconds", float)
 STREAMS_KEY: web.AppKey[set[Subscription]] = web.AppKey("streams")
+ACCESS_KEY: web.AppKey[AccessReviewer | None] = web.AppKey("access")
+# The routes TOOLFLEET_CATALOG_AUTH guards.
+_GUARDED_ROUTES = frozenset({"catalogs", "catalog", "catalog-events"})
 
 DEFAULT_FORMAT = "canonical"
 # A comment line on an idle event stream this often keeps proxies from closing it.
@@ -72,6 +84,23 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
                               "traceback, please report it")
 
 
+@web.middleware
+async def catalog_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authorize the catalog paths when a reviewer is set (TOOLFLEET_CATALOG_AUTH): the
+    caller must be authenticated, and allowed to call the catalog named in the path."""
+    reviewer = request.app[ACCESS_KEY]
+    if reviewer is None or request.match_info.route.name not in _GUARDED_ROUTES:
+        return await handler(request)
+    verdict = await reviewer.authenticate(request.headers.get("Authorization"))
+    name = request.match_info.get("name")
+    if verdict.allowed and name is not None:
+        verdict = await reviewer.authorize(verdict, name)
+    if not verdict.allowed:
+        return error_response(verdict.status, verdict.error, verdict.hint,
+                              headers=dict(verdict.headers))
+    return await handler(request)
+
+
 def _hint_for(status: int) -> str:
     if status == 404:
         return ("the paths are /v1/catalogs, /v1/catalogs/{name}, /v1/catalogs/{name}/events, "
@@ -105,10 +134,23 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def list_catalogs(request: web.Request) -> web.Response:
-    """Every catalog served: name, hash, tool count and formats, sorted by name."""
+    """Every catalog served (with TOOLFLEET_CATALOG_AUTH, every one the caller may call):
+    name, hash, tool count and formats, sorted by name."""
     store = request.app[STORE_KEY]
+    names = store.names()
+    reviewer = request.app[ACCESS_KEY]
+    if reviewer is not None:
+        # catalog_access admitted the caller; this authentication is its cached answer.
+        caller = await reviewer.authenticate(request.headers.get("Authorization"))
+        verdicts = [caller] if not caller.allowed else await asyncio.gather(
+            *(reviewer.authorize(caller, n) for n in names))
+        refused = [v for v in verdicts if v.status != 200 and v.status != 403]
+        if refused:
+            return error_response(refused[0].status, refused[0].error, refused[0].hint,
+                                  headers=dict(refused[0].headers))
+        names = [n for n, v in zip(names, verdicts, strict=True) if v.allowed]
     catalogs = []
-    for name in store.names():
+    for name in names:
         published = store.published(name)
         if published is not None:  # removed since names() was read
             catalogs.append({"name": name, "hash": published.hash, "tools": published.tools,
@@ -132,7 +174,7 @@ async def get_catalog(request: web.Request) -> web.StreamResponse:
                               f"(default {DEFAULT_FORMAT})")
     published = store.published(name)
     if published is None:
-        return _unknown_catalog(store, name)
+        return _unknown_catalog(request, name)
     rendering = published.renderings.get(format)
     if rendering is None:
         return error_response(404, f"catalog {name!r} is not published as {format}",
@@ -152,7 +194,7 @@ async def catalog_events(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     store = request.app[STORE_KEY]
     if store.published(name) is None:
-        return _unknown_catalog(store, name)
+        return _unknown_catalog(request, name)
     keepalive = request.app[KEEPALIVE_KEY]
     streams: set[Subscription] = request.app[STREAMS_KEY]
     with store.subscribe(name) as subscription:
@@ -192,18 +234,23 @@ def _event(change: CatalogChange) -> bytes:
     return f"event: catalog\ndata: {data}\n\n".encode()
 
 
-def _unknown_catalog(store: CatalogStore, name: str) -> web.Response:
+def _unknown_catalog(request: web.Request, name: str) -> web.Response:
+    store = request.app[STORE_KEY]
     if len(name) > MAX_NAME_ECHOED:
         name = name[:MAX_NAME_ECHOED] + "..."
     if not store.synced:
         return error_response(503, f"catalog {name!r} is not available yet",
                               "the operator has not finished its first listing; retry in a "
                               "few seconds", headers={"Retry-After": "2"})
-    names = store.names()
-    known = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-    return error_response(404, f"no catalog named {name!r}",
-                          f"catalogs served: {known or 'none'} (GET /v1/catalogs lists them); "
-                          "a ToolCatalog is published once its services are selected")
+    hint = ("GET /v1/catalogs lists the catalogs you may read; a ToolCatalog is published "
+            "once it is Ready (kubectl get toolcatalog) and its namespace is watched")
+    if request.app[ACCESS_KEY] is None:
+        # With access reviews on, a caller sees only what it may call: no other names.
+        names = store.names()
+        known = ", ".join(names[:20]) + (f" and {len(names) - 20} more"
+                                         if len(names) > 20 else "")
+        hint = f"catalogs served: {known or 'none'}; {hint}"
+    return error_response(404, f"no catalog named {name!r}", hint)
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -244,14 +291,16 @@ async def _close_streams(app: web.Application) -> None:
         subscription.close()
 
 
-def build_app(store: CatalogStore, *,
-              keepalive_seconds: float = SSE_KEEPALIVE_SECONDS) -> web.Application:
+def build_app(store: CatalogStore, *, keepalive_seconds: float = SSE_KEEPALIVE_SECONDS,
+              access: AccessReviewer | None = None) -> web.Application:
     """The aiohttp application serving `store`'s catalogs and the operator's probes.
 
     /readyz passes once app[READY_KEY]["ready"] is set (the operator started)
     and store.mark_synced() was called (its first catalogs are published).
+    With `access`, the catalog paths serve only callers it allows (TOOLFLEET_CATALOG_AUTH).
     """
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors, catalog_access])
+    app[ACCESS_KEY] = access
     app[READY_KEY] = {"ready": False}
     app[STORE_KEY] = store
     app[KEEPALIVE_KEY] = keepalive_seconds
@@ -260,9 +309,9 @@ def build_app(store: CatalogStore, *,
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/v1/catalogs", list_catalogs)
-    app.router.add_get("/v1/catalogs/{name}", get_catalog)
-    app.router.add_get("/v1/catalogs/{name}/events", catalog_events)
+    app.router.add_get("/v1/catalogs", list_catalogs, name="catalogs")
+    app.router.add_get("/v1/catalogs/{name}", get_catalog, name="catalog")
+    app.router.add_get("/v1/catalogs/{name}/events", catalog_events, name="catalog-events")
     return app
 
 

@@ -38,11 +38,13 @@ class Event:
 # Condition states a user must act on.
 WARNINGS = frozenset({(ConditionType.ready, "False"), (ConditionType.degraded, "True"),
                       (ConditionType.schedulable, "False"),
-                      (ConditionType.rollout_healthy, "False")})
+                      (ConditionType.rollout_healthy, "False"),
+                      (ConditionType.within_tool_limits, "False")})
 # First states too ordinary for any event.
 QUIET_FIRST = frozenset({(ConditionType.degraded, "False"), (ConditionType.progressing, "True"),
                          (ConditionType.progressing, "False"),
-                         (ConditionType.rollout_healthy, "True")})
+                         (ConditionType.rollout_healthy, "True"),
+                         (ConditionType.within_tool_limits, "True")})
 # Conditions the rollout reports through its own events when it has any.
 ROLLOUT_CONDITIONS = frozenset({ConditionType.progressing, ConditionType.degraded,
                                 ConditionType.rollout_healthy})

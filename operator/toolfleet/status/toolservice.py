@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolfleet.api.common import Condition
 from toolfleet.api.toolservice import GPUStatus, RolloutPhase, ToolServiceSpec, ToolServiceStatus
 from toolfleet.placement.inventory import Fit
-from toolfleet.status.conditions import set_condition
+from toolfleet.rollout.capacity import CapacityPlan
+from toolfleet.status.conditions import find, set_condition
+from toolfleet.status.pods import describe_versions
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,17 @@ class Observed:
     apply_errors: list[str] = field(default_factory=list)
     # Tools that fail validation: left out of every catalog until fixed.
     tool_problems: list[str] = field(default_factory=list)
+    serving: Mapping[str, int] | None = None
+    """version -> ready pods running it, stable and canary (`status.pods.serving_versions`);
+    None when the pods were not read."""
+    stable_failure: str | None = None
+    """A failure state of the stable track's pods (`status.pods.failure_state`)."""
+    unschedulable: str | None = None
+    """The scheduler's message for pods of any track it cannot place
+    (`status.pods.unschedulable`)."""
+    lifted: str | None = None
+    """Set when the stable Deployment was found at 0 replicas under its autoscaler and
+    lifted: says so, for the Progressing condition."""
 
 
 def _cond(type_: str, ok: bool, reason: str, message: str, generation: int,
@@ -71,20 +84,15 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
     # exists; until then the service is below its floor and not Ready.
     wanted = max(wanted, spec.autoscaling.min_replicas, 1)
 
-    fit = observed.fit
-    if fit is None:
-        schedulable = _cond("Schedulable", True, "NoGPURequired",
-                            "the service needs no GPU", gen, now)
-    else:
-        enough = fit.schedulable_replicas >= spec.autoscaling.min_replicas
-        schedulable = _cond("Schedulable", enough, fit.reason, fit.message, gen, now)
+    schedulable = _schedulable(spec, observed, gen, now)
     conditions = set_condition(conditions, schedulable)
 
     if observed.apply_errors:
         degraded = _cond("Degraded", True, "ApplyFailed", "; ".join(observed.apply_errors),
                          gen, now)
-    elif failure:
-        degraded = _cond("Degraded", True, "DeploymentFailing", failure, gen, now)
+    elif failure or observed.stable_failure:
+        degraded = _cond("Degraded", True, "DeploymentFailing",
+                         failure or observed.stable_failure or "", gen, now)
     elif observed.tool_problems:
         degraded = _cond("Degraded", True, "InvalidTools",
                          "left out of every catalog: " + "; ".join(observed.tool_problems),
@@ -94,7 +102,9 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
     conditions = set_condition(conditions, degraded)
 
     rolled_out = up_to_date and ready >= wanted
-    if rolled_out:
+    if observed.lifted:
+        progressing = _cond("Progressing", True, "ReplicasRestored", observed.lifted, gen, now)
+    elif rolled_out:
         progressing = _cond("Progressing", False, "RolloutComplete",
                             f"revision {observed.revision} runs {ready} ready replica(s)", gen, now)
     else:
@@ -107,13 +117,14 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
     # update (maxUnavailable 0), so a new revision does not make the service unready.
     serving = observed.deployment is not None and ready >= max(spec.autoscaling.min_replicas, 1)
     if serving and not observed.apply_errors:
-        version = spec.version if rolled_out else (current.stable_version or spec.version)
-        ready_cond = _cond("Ready", True, "ReplicasReady",
-                           f"{ready} replica(s) of version {version} ready", gen, now)
-    elif fit is not None and schedulable.status != "True":
-        ready_cond = _cond("Ready", False, "Unschedulable", schedulable.message, gen, now)
+        ready_cond = _cond("Ready", True, "ReplicasReady", _serving_message(
+            ready, observed.serving,
+            spec.version if rolled_out else (current.stable_version or spec.version)),
+            gen, now)
     elif observed.apply_errors:
         ready_cond = _cond("Ready", False, "ApplyFailed", degraded.message, gen, now)
+    elif schedulable.status != "True":
+        ready_cond = _cond("Ready", False, "Unschedulable", schedulable.message, gen, now)
     else:
         ready_cond = _cond("Ready", False, "ReplicasNotReady",
                            f"{ready}/{wanted} replica(s) ready", gen, now)
@@ -129,9 +140,95 @@ def compute_status(spec: ToolServiceSpec, current: ToolServiceStatus, observed: 
         "endpoint": observed.endpoint,
         "tools": [t.name for t in spec.tools],
         "tool_count": len(spec.tools),
-        "gpu": None if fit is None else GPUStatus(
-            matching_nodes=fit.matching_nodes, schedulable_replicas=fit.schedulable_replicas),
+        "gpu": None if observed.fit is None else GPUStatus(
+            matching_nodes=observed.fit.matching_nodes,
+            schedulable_replicas=observed.fit.schedulable_replicas),
     })
+
+
+def _schedulable(spec: ToolServiceSpec, observed: Observed, gen: int, now: str) -> Condition:
+    """Schedulable: the GPU inventory's count when it says the floor does not fit, else
+    the scheduler's own words when it cannot place a pod, for any service."""
+    fit, refused = observed.fit, observed.unschedulable
+    if fit is not None and fit.schedulable_replicas < spec.autoscaling.min_replicas:
+        message = fit.message + (f"; the scheduler: {refused}" if refused else "")
+        return _cond("Schedulable", False, fit.reason, message, gen, now)
+    if refused:
+        return _cond("Schedulable", False, "Unschedulable", refused, gen, now)
+    if fit is None:
+        return _cond("Schedulable", True, "NoGPURequired", "the service needs no GPU", gen, now)
+    return _cond("Schedulable", True, fit.reason, fit.message, gen, now)
+
+
+def show_capacity(status: ToolServiceStatus, capacity: CapacityPlan, gpu: bool,
+                  previous: Sequence[Condition], now: str,
+                  serving: tuple[int, int] = (0, 0)) -> ToolServiceStatus:
+    """`status` with Progressing and Schedulable saying where the canary's pods find room.
+
+    Progressing gains the capacity's message, with its numbers; so does
+    Schedulable for a GPU service, which turns False with reason
+    InsufficientGPU when the canary's pods have no room. Nothing changes
+    without a message (no canary, nothing to give back). `previous` are the
+    stored conditions: Schedulable keeps their lastTransitionTime when its
+    status does not change, and takes `now` (RFC 3339) when it does.
+
+    While a swap holds the stable below minReplicas, `Ready` counts the ready
+    pods of both tracks against what the swap promises: `serving` is (ready
+    pods of both tracks, minReplicas - maxUnavailable).
+    """
+    if not capacity.message:
+        return status
+    conditions = _ready_while_swapping(list(status.conditions), capacity, serving, previous,
+                                       now)
+    progressing = find(conditions, "Progressing")
+    if progressing is not None and capacity.message not in progressing.message:
+        conditions = set_condition(conditions, progressing.model_copy(update={
+            "message": f"{progressing.message}; {capacity.message}"}))
+    schedulable = find(conditions, "Schedulable")
+    if gpu and schedulable is not None:
+        if capacity.blocked is not None:
+            before = find(previous, "Schedulable")
+            since = (before.last_transition_time if before is not None
+                     and before.status == "False" else now)
+            blocked = schedulable.model_copy(update={
+                "status": "False", "reason": "InsufficientGPU", "message": capacity.blocked,
+                "last_transition_time": since})
+            conditions = [blocked if c.type == "Schedulable" else c for c in conditions]
+        else:
+            conditions = set_condition(conditions, schedulable.model_copy(update={
+                "message": f"{schedulable.message}; {capacity.message}"}))
+    return status.model_copy(update={"conditions": conditions})
+
+
+def _ready_while_swapping(conditions: list[Condition], capacity: CapacityPlan,
+                          serving: tuple[int, int], previous: Sequence[Condition],
+                          now: str) -> list[Condition]:
+    ready, floor = serving
+    found = find(conditions, "Ready")
+    if not capacity.swapping or found is None or found.reason != "ReplicasNotReady" or (
+            ready < max(floor, 1)):
+        return conditions
+    before = find(previous, "Ready")
+    since = before.last_transition_time if before is not None and (
+        before.status == "True") else now
+    return [c.model_copy(update={
+        "status": "True", "reason": "ReplicasReady", "last_transition_time": since,
+        "message": f"{ready} replica(s) ready across stable and canary while GPUs move "
+                   f"between them (at least {floor} promised: minReplicas - maxUnavailable)"})
+            if c.type == "Ready" else c for c in conditions]
+
+
+def _serving_message(ready: int, serving: Mapping[str, int] | None,
+                     stable_version: str) -> str:
+    """What Ready=True says: the versions the ready pods actually run, and how many of each.
+
+    Without the pods read (`serving` None), the stable Deployment's count and the
+    version it last completed rolling out.
+    """
+    if not serving:
+        return f"{ready} replica(s) of version {stable_version} ready"
+    total = sum(serving.values())
+    return f"{total} replica(s) ready: {describe_versions(serving)}"
 
 
 def rollout_phases(toolservices: Iterable[Mapping[str, Any]]) -> dict[str, int]:

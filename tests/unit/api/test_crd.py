@@ -207,12 +207,14 @@ def test_status_is_a_subresource(crd: dict[str, Any]) -> None:
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
 
 
-def test_kubectl_get_shows_version_ready_canary_tools_age() -> None:
+def test_kubectl_get_shows_version_ready_reason_canary_tools_age() -> None:
     columns = TOOLSERVICE_CRD["spec"]["versions"][0]["additionalPrinterColumns"]
-    assert [c["name"].upper() for c in columns] == ["VERSION", "READY", "CANARY", "TOOLS", "AGE"]
+    assert [c["name"].upper() for c in columns] == ["VERSION", "READY", "REASON", "CANARY",
+                                                    "TOOLS", "AGE"]
     by_name = {c["name"].upper(): c for c in columns}
     assert by_name["AGE"]["jsonPath"] == ".metadata.creationTimestamp"
     assert by_name["READY"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
+    assert by_name["REASON"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].reason'
 
 
 def test_every_printer_column_reads_a_field_the_status_has(crd: dict[str, Any]) -> None:
@@ -271,8 +273,12 @@ def test_cel_mig_profile_goes_with_mig_sharing() -> None:
 
 
 def test_cel_tool_names_are_unique() -> None:
-    assert [r["rule"] for r in rules(".spec")] == [
-        "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))"]
+    assert "self.tools.all(t, self.tools.exists_one(u, u.name == t.name))" in [
+        r["rule"] for r in rules(".spec")]
+
+
+def test_cel_node_selector_keys_are_label_keys() -> None:
+    assert any("self.nodeSelector.all(k, k.matches(" in r["rule"] for r in rules(".spec"))
 
 
 def test_cel_canary_weights_rise() -> None:

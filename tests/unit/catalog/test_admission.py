@@ -88,3 +88,15 @@ def test_an_object_without_namespace_is_refused() -> None:
     found = verdict(candidate)
     assert (found.allowed, found.code) == (False, INVALID)
     assert "metadata.namespace" in found.message
+
+
+def test_a_rival_among_many_is_found_whichever_of_its_tools_takes_the_name() -> None:
+    fleet = [toolservice(f"svc-{i}", tools=[f"tool_{i}"]) for i in range(200)]
+    rival = toolservice("search", tools=["fetch", "lookup"])
+    broken = toolservice("broken")
+    broken["spec"]["tools"] = "not a list"  # what a watch may hold of an old object
+    found = verdict(toolservice("copy", tools=["summarize", "lookup"]), *fleet, broken, rival,
+                    toolcatalogs=rejecting())
+    assert (found.allowed, found.code) == (False, CONFLICT)
+    assert found.message.startswith("spec.tools[1].name: 'lookup' is already offered by "
+                                    "team-a/search")

@@ -24,6 +24,7 @@ from toolfleet.catalog.model import Catalog
 from toolfleet.catalog.selection import DEFAULT_CATALOG_NAME
 from toolfleet.catalog.source import ServiceEntry
 from toolfleet.status.conditions import find
+from toolfleet.status.events import condition_events
 
 from .objects import T1, toolcatalog, toolservice, toolservice_fleets
 
@@ -383,3 +384,50 @@ def test_readiness_is_ignored() -> None:
 def test_no_collision_with_what_the_catalog_does_not_publish(
         why: str, rival: dict[str, Any], new: ServiceEntry) -> None:
     assert collisions(new, entries(rival), reject_in_team_a()) == [], why
+
+
+# -- vendor dialects in status ---------------------------------------------------------------
+
+def _catalog_of(tools: list[dict[str, Any]], per_service: int = 50) -> Catalog:
+    bodies = []
+    for start in range(0, len(tools), per_service):
+        body = toolservice("graph" if start == 0 else f"graph{start}")
+        body["spec"]["tools"] = tools[start:start + per_service]
+        bodies.append(body)
+    (_, target) = targets(toolcatalog("tools"))
+    return catalogs([target], entries(*bodies))["team-a.tools"]
+
+
+def _tool(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "description": "A tool.", "path": f"/{name}", "inputSchema": schema}
+
+
+def test_a_catalog_over_openais_128_tools_per_request_warns_in_status() -> None:
+    catalog = _catalog_of([_tool(f"t{i:03d}", {"type": "object"}) for i in range(130)])
+    status = catalog_status(ToolCatalogStatus(), 1, catalog, CONFIG_MAPS, T1,
+                            formats=("canonical", "openai", "anthropic"))
+    limits = condition(status, "WithinToolLimits")
+    assert (limits.status, limits.reason) == ("False", "OverToolLimit")
+    assert limits.message.startswith("openai: 130 tools, over the 128 tools one OpenAI Chat "
+                                     "Completions (function tools) request may carry")
+    assert "give each consumer a ToolCatalog" in limits.message
+    events = condition_events([], status.conditions)
+    assert any(e.type == "Warning" and e.reason == "OverToolLimit" and "128" in e.message
+               for e in events)
+
+    within = catalog_status(ToolCatalogStatus(), 1, catalog, CONFIG_MAPS, T1,
+                            formats=("canonical", "anthropic"))
+    assert condition(within, "WithinToolLimits").status == "True"
+
+
+def test_a_tool_left_out_of_one_format_is_named_with_the_format_and_reason() -> None:
+    patterned = {"type": "object", "properties": {"$top": {"type": "integer"}},
+                 "patternProperties": {"^\\$": {"type": "integer"}}}
+    catalog = _catalog_of([_tool("search", patterned)])
+    assert [t.name for t in catalog.tools] == ["search"]  # still in the other formats
+    status = catalog_status(ToolCatalogStatus(), 1, catalog, CONFIG_MAPS, T1)
+    degraded = condition(status, "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "ToolsLeftOut")
+    assert "1 left out of one format (team-a/graph tool search left out of anthropic: " \
+        "inputSchema.patternProperties: patternProperties match ['$top']" in degraded.message
+    assert [(e.tool, e.format) for e in status.excluded] == [("search", "anthropic")]

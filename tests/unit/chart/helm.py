@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "toolfleet"
 RELEASE, NAMESPACE = "tf", "tf-system"
 FULLNAME = "tf-toolfleet"
+GATEWAY = "tf-toolfleet-gateway"
 
 
 def helm_binary() -> str:
@@ -35,6 +36,17 @@ def helm(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KUBECONFIG": os.devnull}
     return subprocess.run([helm_binary(), *args], capture_output=True, text=True, env=env,
                           timeout=60)
+
+
+def schema_refusal(sets: list[str]) -> str:
+    """What helm says refusing to render with these `--set` values (fails if it renders)."""
+    args = ["template", RELEASE, str(CHART)]
+    for item in sets:
+        args += ["--set", item]
+    result = helm(*args)
+    assert result.returncode != 0, f"{sets} rendered"
+    assert "values don't meet the specifications of the schema" in result.stderr
+    return result.stderr
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -73,20 +85,21 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 
 
-def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    """The single rendered object of a kind."""
-    found = by_kind(objects, kind)
-    assert len(found) == 1, f"{len(found)} {kind} objects"
+def one(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    """The single rendered object of a kind (with this name, when given)."""
+    found = [o for o in by_kind(objects, kind) if name is None or o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{len(found)} {kind} objects" + (f" named {name}" if name else "")
     return found[0]
 
 
-def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The operator container of the rendered Deployment."""
-    found: dict[str, Any] = one(objects, "Deployment")["spec"]["template"]["spec"][
+def container(objects: list[dict[str, Any]], deployment: str = FULLNAME) -> dict[str, Any]:
+    """The first container of a rendered Deployment: the operator's, or the gateway's."""
+    found: dict[str, Any] = one(objects, "Deployment", deployment)["spec"]["template"]["spec"][
         "containers"][0]
     return found
 
 
-def env(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The operator container's environment: name to value (or valueFrom)."""
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(objects)["env"]}
+def env(objects: list[dict[str, Any]], deployment: str = FULLNAME) -> dict[str, Any]:
+    """A container's environment (the operator's by default): name to value (or valueFrom)."""
+    return {e["name"]: e.get("value", e.get("valueFrom"))
+            for e in container(objects, deployment)["env"]}

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from .helm import CHART, REPO, container, one, template
+from .helm import CHART, FULLNAME, REPO, container, one, template
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 INSTRUCTIONS = [line for line in DOCKERFILE.splitlines()
@@ -38,7 +38,7 @@ def test_it_runs_toolfleet_as_the_chart_non_root_user() -> None:
     final = final_stage()
     user = next(line for line in final if line.startswith("USER "))
     uid = int(user.split()[1].split(":")[0])
-    pod = one(template(), "Deployment")["spec"]["template"]["spec"]
+    pod = one(template(), "Deployment", FULLNAME)["spec"]["template"]["spec"]
     assert uid != 0 and uid == pod["securityContext"]["runAsUser"]
     assert final[-2:] == ['ENTRYPOINT ["toolfleet"]', 'CMD ["run"]']
     # The chart passes arguments only, so the image's entrypoint runs them.

@@ -29,21 +29,34 @@ EXPECTED: set[tuple[str, str, tuple[str, ...]]] = {
     ("", "nodes", ("get", "list", "watch")),
     ("", "pods", ("list", "watch")),
     ("", "namespaces", ("get", "list", "watch")),
+    # A change to what refuses children retries the failed applies at once.
+    ("", "resourcequotas", ("list", "watch")),
+    ("", "limitranges", ("list", "watch")),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations", ("list", "watch")),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", ("list", "watch")),
     ("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
     ("kopf.dev", "clusterkopfpeerings", ("get", "list", "watch", "patch")),
     ("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")),
 }
 WEBHOOK = {
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations", ("create", "patch")),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", ("create", "patch")),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations",
+     ("list", "watch", "create", "patch")),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations",
+     ("list", "watch", "create", "patch")),
 }
+WATCHED_WEBHOOKS = {row for row in EXPECTED if row[0] == "admissionregistration.k8s.io"}
 PEERING = {row for row in EXPECTED if row[0] == "kopf.dev"}
+# The catalog endpoint with settings.catalogAuth asks who a caller is and what it may call.
+CATALOG_AUTH = {
+    ("authentication.k8s.io", "tokenreviews", ("create",)),
+    ("authorization.k8s.io", "subjectaccessreviews", ("create",)),
+}
 
 
 def granted(objects: list[dict[str, Any]]) -> set[tuple[str, str, tuple[str, ...]]]:
     """The ClusterRole's rules, one row per (group, resource), verbs sorted like EXPECTED."""
     rows: dict[tuple[str, str], set[str]] = {}
-    for rule in one(objects, "ClusterRole")["rules"]:
+    for rule in one(objects, "ClusterRole", FULLNAME)["rules"]:
         assert set(rule) == {"apiGroups", "resources", "verbs"}, rule
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
@@ -59,16 +72,23 @@ def test_the_cluster_role_grants_exactly_the_operators_needs() -> None:
 
 def test_the_webhook_configurations_only_with_the_webhook() -> None:
     objects = template("webhook.enabled=true", "webhook.certSecretName=toolfleet-webhook-tls")
-    assert granted(objects) == EXPECTED | WEBHOOK
+    assert granted(objects) == (EXPECTED - WATCHED_WEBHOOKS) | WEBHOOK
+
+
+def test_token_and_access_reviews_only_with_catalog_auth() -> None:
+    assert granted(template("settings.catalogAuth=true")) == EXPECTED | CATALOG_AUTH
 
 
 def test_peering_objects_only_with_peering() -> None:
     assert granted(template("peering.enabled=false", "replicaCount=1")) == EXPECTED - PEERING
 
 
-@pytest.mark.parametrize("sets", [(), ("webhook.enabled=true", "webhook.certSecretName=x")])
+@pytest.mark.parametrize("sets", [(), ("webhook.enabled=true", "webhook.certSecretName=x"),
+                                  ("settings.catalogAuth=true",)])
 def test_nothing_on_secrets_no_wildcards_no_rbac(sets: tuple[str, ...]) -> None:
-    for rule in one(template(*sets), "ClusterRole")["rules"]:
+    # Every role the chart ships: the operator's, the gateway's, the catalog callers'.
+    roles = by_kind(template(*sets), "ClusterRole") + by_kind(template(*sets), "Role")
+    for rule in (rule for role in roles for rule in role["rules"]):
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[key], rule
         assert "secrets" not in rule["resources"], rule
@@ -76,8 +96,10 @@ def test_nothing_on_secrets_no_wildcards_no_rbac(sets: tuple[str, ...]) -> None:
         assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"]), rule
 
 
-def test_every_rule_says_what_it_is_for() -> None:
-    lines = (CHART / "templates" / "clusterrole.yaml").read_text().splitlines()
+@pytest.mark.parametrize("name", ["clusterrole.yaml", "gateway-rbac.yaml",
+                                  "catalog-callers.yaml"])
+def test_every_rule_says_what_it_is_for(name: str) -> None:
+    lines = (CHART / "templates" / name).read_text().splitlines()
     for index, line in enumerate(lines):
         if line.strip().startswith("- apiGroups:"):
             assert lines[index - 1].strip().startswith("#"), f"no comment above {line}"
@@ -85,13 +107,13 @@ def test_every_rule_says_what_it_is_for() -> None:
 
 def test_the_binding_grants_the_role_to_the_chart_service_account() -> None:
     objects = template()
-    binding = one(objects, "ClusterRoleBinding")
-    account = one(objects, "ServiceAccount")["metadata"]
+    binding = one(objects, "ClusterRoleBinding", FULLNAME)
+    account = one(objects, "ServiceAccount", FULLNAME)["metadata"]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
                                   "kind": "ClusterRole", "name": FULLNAME}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"],
                                     "namespace": NAMESPACE}]
-    deployment = one(objects, "Deployment")["spec"]["template"]["spec"]
+    deployment = one(objects, "Deployment", FULLNAME)["spec"]["template"]["spec"]
     assert deployment["serviceAccountName"] == account["name"]
 
 

@@ -104,3 +104,56 @@ def test_an_unknown_format_is_a_usage_error() -> None:
     assert result.exit_code == 2
     assert "'yaml' is not one of 'canonical', 'openai', 'anthropic', 'gemini', 'mcp'" \
         in result.stderr
+
+
+def _odata_manifest() -> dict[str, Any]:
+    manifest = sample()
+    manifest["spec"]["tools"] = [{
+        "name": "list_users", "description": "List directory users.",
+        "inputSchema": {"type": "object", "properties": {
+            "$top": {"type": "integer"}, "$filter": {"type": "string"},
+            "@odata.type": {"type": "string"},
+            "paths": {"type": "array", "description": "files to read"}}}}]
+    return manifest
+
+
+def test_each_vendor_gets_a_form_it_accepts_and_stderr_says_which(tmp_path: Path) -> None:
+    path = write(tmp_path, "odata.yaml", _odata_manifest())
+
+    anthropic = toolfleet("catalog", "-f", path, "--format", "anthropic")
+    schema = json.loads(anthropic.stdout)[0]["input_schema"]
+    assert sorted(schema["properties"]) == ["_filter", "_odata.type", "_top", "paths"]
+    assert "renamed for anthropic: list_users: property '$filter' published as '_filter'" \
+        in anthropic.stderr
+
+    openai = toolfleet("catalog", "-f", path, "--format", "openai")
+    parameters = json.loads(openai.stdout)[0]["function"]["parameters"]
+    assert parameters["properties"]["paths"] == {
+        "type": "array", "description": "files to read", "items": {}}
+    assert "rewritten for openai: list_users: inputSchema.properties.paths: items {} added" \
+        in openai.stderr
+
+    canonical = rendered("-f", path)
+    assert canonical["tools"][0]["dialects"]["anthropic"]["renames"] == [{"at": [], "keys": {
+        "_filter": "$filter", "_odata.type": "@odata.type", "_top": "$top"}}]
+
+
+def test_more_tools_than_an_openai_request_carries_is_a_warning_naming_128(
+        tmp_path: Path) -> None:
+    manifests = []
+    for part in range(3):  # a ToolService carries at most 64 tools
+        manifest = sample()
+        manifest["metadata"]["name"] = f"part-{part}"
+        manifest["spec"]["tools"] = [
+            {"name": f"tool_{i:03d}", "description": "A tool.", "path": f"/t{i}",
+             "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}}}}
+            for i in range(part * 50, min(130, part * 50 + 50))]
+        manifests.append(manifest)
+    result = toolfleet("catalog", "-f", write(tmp_path, "many.yaml", *manifests),
+                       "--format", "openai")
+
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 130
+    assert "warning: openai: 130 tools, over the 128 tools one OpenAI Chat Completions " \
+        "(function tools) request may carry" in result.stderr
+    assert "give each consumer a ToolCatalog" in result.stderr

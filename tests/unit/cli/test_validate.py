@@ -180,3 +180,56 @@ def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = toolfleet("validate", "-f", tmp_path / "nope.yaml")
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+def test_a_toolcatalog_named_default_is_refused(tmp_path: Path) -> None:
+    catalog = {"apiVersion": "toolfleet.io/v1alpha1", "kind": "ToolCatalog",
+               "metadata": {"name": "default", "namespace": "team-a"}, "spec": {}}
+    result = toolfleet("validate", "-f", write(tmp_path, "tc.yaml", catalog))
+
+    assert result.exit_code == 1
+    assert "metadata.name: 'default': metadata.name must not be default" in result.stdout
+
+
+def test_the_sample_toolcatalog_is_valid() -> None:
+    result = toolfleet("validate", "-f", REPO / "config" / "catalogs")
+    assert result.exit_code == 0, result.output
+    assert "ToolCatalog/search-tools: valid" in result.stdout
+
+
+ODATA_TOOL = {"name": "list_users", "description": "List directory users.",
+              "inputSchema": {"type": "object", "properties": {
+                  "$top": {"type": "integer"}, "$filter": {"type": "string"},
+                  "@odata.type": {"type": "string"},
+                  "paths": {"type": "array", "description": "files to read"}}}}
+
+
+def test_a_tool_that_only_needs_rewrites_and_renames_is_valid_and_each_format_is_named(
+        tmp_path: Path) -> None:
+    manifest = sample()
+    manifest["spec"]["tools"] = [ODATA_TOOL]
+    result = toolfleet("validate", "-f", write(tmp_path, "odata.yaml", manifest))
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "  tools[0] list_users: openai: rewritten: inputSchema.properties.paths: items {} " \
+        "added (an array without items)" in lines
+    assert "  tools[0] list_users: anthropic: renamed: '$filter' published as '_filter'; " \
+        "'@odata.type' published as '_odata.type'; '$top' published as '_top'" in lines
+    assert any(line.startswith("  tools[0] list_users: gemini: rewritten: ") for line in lines)
+    assert "  tools[0] list_users: mcp: as written" in lines
+
+
+def test_a_tool_one_format_leaves_out_is_a_warning_naming_the_format(tmp_path: Path) -> None:
+    manifest = sample()
+    manifest["spec"]["tools"] = [{**ODATA_TOOL, "inputSchema": {
+        "type": "object", "properties": {"$top": {"type": "integer"}},
+        "patternProperties": {"^\\$": {"type": "integer"}}}}]
+    result = toolfleet("validate", "-f", write(tmp_path, "odata.yaml", manifest))
+
+    assert result.exit_code == 0, result.output
+    assert "  warning (anthropic): spec.tools[0].inputSchema: left out of the anthropic " \
+        "catalog, which has no exact form of it: inputSchema.patternProperties: " \
+        "patternProperties match ['$top'], so renaming would change which schemas apply; " \
+        "no reversible rename of the property keys Anthropic refuses" in result.stdout
+    assert "  tools[0] list_users: anthropic: left out (" in result.stdout

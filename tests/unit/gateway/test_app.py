@@ -21,6 +21,7 @@ OPENAI_CALL = {"id": "call_1", "type": "function",
 
 def with_gateway(work: Callable[[httpx.AsyncClient], Awaitable[T]], synced: bool = True,
                  **settings: Any) -> T:
+    settings.setdefault("auth", False)
     store = CatalogStore()
     store.publish(catalog("team-a.search", entry("svc", "team-a", [tool("lookup"),
                                                                     tool("find")])))
@@ -60,6 +61,25 @@ def test_an_unknown_catalog_is_404_in_the_vendors_envelope() -> None:
     assert response.status_code == 404
     assert response.json()["type"] == "error"
     assert response.json()["error"]["type"] == "not_found_error"
+    # It says where catalogs come from, and names no other catalog: a caller sees only
+    # what it may call.
+    hint = response.json()["error"]["hint"]
+    assert "operator installed in namespace 'toolfleet-system'" in hint
+    assert "team-a.search" not in hint
+
+
+def test_an_unknown_catalog_on_mcp_is_a_json_rpc_error_with_the_same_hint() -> None:
+    async def work(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post("/mcp/team-b.other", json={
+            "jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+            headers={"Accept": "application/json, text/event-stream"})
+
+    response = with_gateway(work, operator_namespace="tools")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["message"] == "no catalog 'team-b.other' is published here"
+    assert "operator installed in namespace 'tools'" in error["data"]["hint"]
+    assert "team-a.search" not in error["data"]["hint"]
 
 
 def test_a_tool_not_in_the_catalog_is_404_offering_the_ones_that_are() -> None:

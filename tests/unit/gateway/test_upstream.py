@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolfleet.gateway.upstream import RetryPolicy, retries_allowed
+from toolfleet.gateway.upstream import RetryPolicy, env_proxy, retries_allowed
 
 from .fixtures import catalog, entry, tool
 
@@ -29,3 +30,17 @@ def test_backoff_is_jittered_within_a_doubling_capped_window(attempt: int, chanc
     wait = policy.backoff(attempt, chance)
     assert 0 <= wait <= min(1.0, 0.025 * 2 ** attempt)
     assert policy.backoff(attempt, 0.0) == 0
+
+
+def test_the_environment_proxy_applies_unless_no_proxy_exempts_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("http://tools.team-a.svc.cluster.local:8080") is None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", ".svc.cluster.local,10.0.0.7")
+    assert env_proxy("http://tools.team-a.svc.cluster.local:8080") is None
+    assert env_proxy("http://10.0.0.7:8080") is None
+    assert env_proxy("http://tools.example.com:8080") == "http://proxy.corp:3128"
+    assert env_proxy("https://tools.example.com") is None  # HTTPS_PROXY is not set

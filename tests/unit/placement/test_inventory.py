@@ -39,10 +39,13 @@ def fit_of(gpu: dict[str, Any], wanted: int = 1,
 # -- node_gpu ----------------------------------------------------------------------
 
 def test_a_gpu_node_reports_product_memory_gpus_and_taint() -> None:
-    facts = node_gpu(node("gpu-a100-0"))
+    body = node("gpu-a100-0")
+    facts = node_gpu(body)
     assert facts == NodeGPU(name="gpu-a100-0", ready=True, schedulable=True, product=A100,
                             memory_mib=81920, allocatable={"nvidia.com/gpu": 4},
-                            taints=(("nvidia.com/gpu", "NoSchedule"),))
+                            taints=(("nvidia.com/gpu", "present", "NoSchedule"),),
+                            labels=body["metadata"]["labels"])
+    assert facts.labels["nvidia.com/gpu.product"] == A100
 
 
 def test_a_mig_node_reports_its_slices_and_no_whole_gpus() -> None:
@@ -277,3 +280,44 @@ def test_only_changes_in_gpu_facts_reconcile_gpu_services(
         event_type: str | None, previous: NodeGPU | None, current: NodeGPU | None,
         matters: bool) -> None:
     assert gpu_change_matters(event_type, previous, current) is matters
+
+
+# -- the pods' nodeSelector; taints are the scheduler's --------------------------------------------
+
+def test_a_node_selector_keeps_the_fit_to_the_nodes_it_selects() -> None:
+    found = fit(GPU(), 3, inventory(), {}, node_selector={"topology.kubernetes.io/zone": "zone-b"})
+    # zone-b holds the L4 node (its 2 GPUs), not the A100 one (4).
+    assert (found.reason, found.matching_nodes, found.free_on_matching) == (
+        "InsufficientGPU", ["gpu-l4-0"], 2)
+    assert "nodeSelector topology.kubernetes.io/zone=zone-b" in found.message
+
+
+def test_nodes_a_selector_leaves_out_are_named_when_none_is_left() -> None:
+    found = fit(GPU(products=[A100]), 1, inventory(), {},
+                node_selector={"topology.kubernetes.io/zone": "zone-b"})
+    assert (found.reason, found.matching_nodes) == ("NoMatchingNodes", [])
+    assert found.message.endswith(
+        "(gpu-a100-0: nodeSelector topology.kubernetes.io/zone=zone-b: the node has "
+        "topology.kubernetes.io/zone=zone-a; gpu-l4-0: product NVIDIA-L4)"), found.message
+
+
+def test_no_matching_nodes_says_of_each_gpu_node_what_keeps_the_pods_off() -> None:
+    # The L4 node is in the zone but has too little memory per GPU; the A100 node is
+    # not in the zone.
+    found = fit(GPU(minMemoryMiB=40960), 1, inventory(), {},
+                node_selector={"topology.kubernetes.io/zone": "zone-b"})
+    assert "gpu-l4-0: 23034 MiB per GPU" in found.message, found.message
+    assert "gpu-a100-0: nodeSelector topology.kubernetes.io/zone=zone-b" in found.message
+
+
+def test_taints_are_left_to_the_scheduler() -> None:
+    # Admission may add tolerations the spec does not have; the GPU node's taint does
+    # not take it out of the fit.
+    assert fit(GPU(), 1, inventory(), {}, node_selector={}).reason == "GPUAvailable"
+
+
+def test_a_label_change_alone_reconciles_no_gpu_service() -> None:
+    before = node("gpu-a100-0")
+    after = node("gpu-a100-0")
+    after["metadata"]["labels"]["nvidia.com/gfd.timestamp"] = "1767225600"
+    assert not gpu_change_matters("MODIFIED", node_gpu(before), node_gpu(after))

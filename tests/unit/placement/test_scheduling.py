@@ -7,9 +7,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolfleet.api.toolservice import GPU
+from toolfleet.api.toolservice import GPU, ToolServiceSpec
 from toolfleet.placement.inventory import node_gpu, node_matches
-from toolfleet.placement.scheduling import gpu_limits, gpu_node_affinity, gpu_tolerations
+from toolfleet.placement.scheduling import (
+    gpu_limits,
+    gpu_node_affinity,
+    gpu_tolerations,
+    pod_tolerations,
+)
 
 from .fixtures import node, nodes
 
@@ -97,3 +102,18 @@ def test_the_scheduler_and_the_inventory_agree_on_which_nodes_match(
         raw = node(name)
         assert affinity_admits(affinity, raw["metadata"]["labels"]) == node_matches(
             gpu, node_gpu(raw)), name
+
+
+# -- pod_tolerations ---------------------------------------------------------------
+
+
+def test_a_gpu_service_tolerates_the_gpu_taint_and_its_own_each_once() -> None:
+    spec = ToolServiceSpec.model_validate({
+        "version": "1.0.0", "image": "x:1", "gpu": {"count": 1},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": "dedicated", "operator": "Equal", "value": "ml",
+                         "effect": "NoSchedule"}],
+        "tools": [{"name": "t", "description": "d", "inputSchema": {"type": "object"}}]})
+    assert pod_tolerations(spec) == [
+        *gpu_tolerations(),
+        {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]

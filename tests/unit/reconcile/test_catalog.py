@@ -6,6 +6,7 @@ would gather, and checks what the plan and the writes say to do.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from tests.unit.catalog.realistic import realistic_catalog
 from toolfleet.api.toolcatalog import ToolCatalogStatus
 from toolfleet.catalog.configmap_reader import read_configmaps
 from toolfleet.catalog.configmaps import CATALOG_NAME_ANNOTATION
-from toolfleet.catalog.model import Catalog
+from toolfleet.catalog.model import Catalog, gateway_urls
 from toolfleet.catalog.render import FORMATS
 from toolfleet.reconcile.catalog import (
     FORMATS_ANNOTATION,
@@ -351,3 +352,34 @@ def test_a_status_already_as_planned_is_not_written() -> None:
         first.status.status.to_wire()).to_wire()}
     again = write(replace(publication, toolcatalog=stored), {}, (), LATER)
     assert again.status is None
+
+
+# -- a gateway installed ------------------------------------------------------------------
+
+def test_with_a_gateway_every_catalog_names_its_urls_and_keeps_the_service_endpoints() -> None:
+    with_gateway = replace(SETTINGS, gateway_url="http://gw.toolfleet-system.svc.cluster.local")
+    first = replace(world([toolservice("search", tools=["find"])], [toolcatalog("tools")]),
+                    settings=with_gateway)
+    catalogs = published(plan(first, NOW))
+
+    gateway = catalogs["team-a.tools"].gateway
+    assert gateway is not None and gateway.to_wire() == {
+        "mcp": "http://gw.toolfleet-system.svc.cluster.local/mcp/team-a.tools",
+        "calls": "http://gw.toolfleet-system.svc.cluster.local/v1/catalogs/team-a.tools/calls"}
+    assert catalogs["default"].gateway is not None
+    assert catalogs["default"].gateway.mcp.endswith("/mcp/default")
+    # Routers that call services themselves still find them.
+    (tool,) = catalogs["default"].tools
+    assert tool.endpoints and ".svc.cluster.local" in tool.endpoints[0].url
+    # What a router reads: the canonical document and the MCP rendering name the gateway.
+    written = write(only(plan(first, NOW), "default"), {}, (), NOW)
+    documents = {k: json.loads(v) for k, v in read_configmaps(written.config_maps).items()}
+    assert documents["canonical"]["gateway"] == gateway_urls(
+        "http://gw.toolfleet-system.svc.cluster.local", "default").to_wire()
+    assert documents["mcp"]["_meta"] == {"toolfleet.io/gateway": documents["canonical"]["gateway"]}
+    assert isinstance(documents["openai"], list)
+
+
+def test_without_a_gateway_no_catalog_names_one() -> None:
+    catalogs = published(plan(world([toolservice("search")], [toolcatalog("tools")]), NOW))
+    assert [c.gateway for c in catalogs.values()] == [None, None]

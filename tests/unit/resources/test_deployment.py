@@ -304,6 +304,62 @@ def test_a_cpu_service_has_no_gpu_settings() -> None:
     assert {"tolerations", "affinity", "runtimeClassName"}.isdisjoint(spec)
 
 
+# -- termination ---------------------------------------------------------------------
+
+def test_a_terminating_pod_keeps_serving_until_its_endpoints_are_gone() -> None:
+    # Routers learn of a pod's removal from the endpoints a moment after its deletion:
+    # it stops only after a pause, well within its grace period.
+    spec = pod(deployment())
+    pause = spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 1 <= pause < spec["terminationGracePeriodSeconds"] - 10
+
+
+# -- placement: nodeSelector and tolerations ----------------------------------------
+
+ON_THE_REAL_NODE = {
+    "nodeSelector": {"toolfleet.io/real-node": "true"},
+    "tolerations": [{"key": "toolfleet.io/real-node", "operator": "Exists",
+                     "effect": "NoSchedule"}],
+}
+
+
+def test_node_selector_and_tolerations_reach_the_pod_as_written() -> None:
+    spec = pod(deployment(**ON_THE_REAL_NODE))
+    assert spec["nodeSelector"] == {"toolfleet.io/real-node": "true"}
+    assert spec["tolerations"] == ON_THE_REAL_NODE["tolerations"]
+
+
+def test_unset_fields_of_a_toleration_stay_unset() -> None:
+    spec = pod(deployment(tolerations=[{"key": "dedicated", "value": "tools",
+                                        "effect": "NoExecute", "tolerationSeconds": 30}]))
+    assert spec["tolerations"] == [{"key": "dedicated", "value": "tools", "effect": "NoExecute",
+                                    "tolerationSeconds": 30}]
+
+
+def test_a_gpu_services_placement_keeps_the_users_and_the_gpus_both() -> None:
+    spec = pod(deployment(gpu={"products": ["NVIDIA-L4"]},
+                          nodeSelector={"topology.kubernetes.io/zone": "eu-1a"},
+                          tolerations=[{"key": "dedicated", "operator": "Exists"}]))
+    # Both must hold: the zone from the nodeSelector, the product from node affinity.
+    assert spec["nodeSelector"] == {"topology.kubernetes.io/zone": "eu-1a"}
+    assert spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"][0]["matchExpressions"][0]["key"] == "nvidia.com/gpu.product"
+    assert spec["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Exists"}]
+
+
+def test_the_gpu_toleration_written_again_by_the_user_appears_once() -> None:
+    gpu_taint = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    spec = pod(deployment(gpu={}, tolerations=[gpu_taint]))
+    assert spec["tolerations"] == [gpu_taint]
+
+
+def test_placement_is_not_a_new_revision() -> None:
+    # Moving pods to other nodes replaces them in place (a rolling update), not by a canary.
+    assert revision_of(owner(**ON_THE_REAL_NODE).spec) == revision_of(owner().spec)
+
+
 # -- metadata, selector, replicas ---------------------------------------------------
 
 def test_labels_follow_app_kubernetes_io() -> None:

@@ -20,6 +20,8 @@ PROPERTIES = settings(max_examples=50, deadline=None)
 SETTINGS = Settings()
 OPERATOR_PEER = {"namespaceSelector": {}, "podSelector": {"matchLabels": {
     "app.kubernetes.io/name": "toolfleet", "app.kubernetes.io/component": "operator"}}}
+GATEWAY_PEER = {"namespaceSelector": {}, "podSelector": {"matchLabels": {
+    "app.kubernetes.io/name": "toolfleet", "app.kubernetes.io/component": "gateway"}}}
 SCRAPER_PEER = {"namespaceSelector": {}, "podSelector": {"matchLabels": {
     "app.kubernetes.io/name": "prometheus"}}}
 
@@ -39,6 +41,8 @@ ROUTER = Caller("routing", {"kubernetes.io/metadata.name": "routing", "team": "r
                 {"app": "router"})
 OPERATOR = Caller("toolfleet-system", {"kubernetes.io/metadata.name": "toolfleet-system"},
                   dict(SETTINGS.operator_pod_labels))
+GATEWAY = Caller("toolfleet-system", {"kubernetes.io/metadata.name": "toolfleet-system"},
+                 dict(SETTINGS.gateway_pod_labels))
 PROMETHEUS = Caller("monitoring", {"kubernetes.io/metadata.name": "monitoring"},
                     dict(SETTINGS.scraper_pod_labels))
 
@@ -91,7 +95,7 @@ def test_internal_lets_in_its_own_namespace_and_callers() -> None:
 def test_private_lets_in_only_callers_operator_and_scraper() -> None:
     found = policy("private", [ROUTER_CALLER])
     (rule,) = found["spec"]["ingress"]
-    assert rule["from"] == [OPERATOR_PEER, SCRAPER_PEER, ROUTER_CALLER]
+    assert rule["from"] == [OPERATOR_PEER, GATEWAY_PEER, SCRAPER_PEER, ROUTER_CALLER]
     assert admits(found, ROUTER, 8080)
     assert not admits(found, SAME_NAMESPACE, 8080)
     assert not admits(found, OTHER_NAMESPACE, 8080)
@@ -101,13 +105,14 @@ def test_private_lets_in_only_callers_operator_and_scraper() -> None:
 
 def test_private_without_callers_is_closed_to_all_but_operator_and_scraper() -> None:
     (rule,) = policy("private")["spec"]["ingress"]
-    assert rule["from"] == [OPERATOR_PEER, SCRAPER_PEER]
+    assert rule["from"] == [OPERATOR_PEER, GATEWAY_PEER, SCRAPER_PEER]
 
 
 @pytest.mark.parametrize("exposure", ["public", "internal", "private"])
-def test_the_operator_and_prometheus_always_get_in(exposure: str) -> None:
+def test_the_operator_the_gateway_and_prometheus_always_get_in(exposure: str) -> None:
     found = policy(exposure)
     assert admits(found, OPERATOR, 8080)
+    assert admits(found, GATEWAY, 8080)
     assert admits(found, PROMETHEUS, 8080)
 
 

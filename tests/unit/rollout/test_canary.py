@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from toolfleet.api.conditions import ConditionType, Reason
@@ -46,15 +46,20 @@ def tool(required: list[str] | None = None) -> Tool:
 
 def spec(version: str = "1.0.0", *, steps: tuple[tuple[int, int], ...] = ((20, 60), (50, 60)),
          analysis: bool = False, failure_limit: int = 0, strategy: str = "canary",
-         allow_breaking: bool = False, required: list[str] | None = None) -> ToolServiceSpec:
+         allow_breaking: bool = False, required: list[str] | None = None,
+         inconclusive_limit: int = 3, deadline: int = 600,
+         on_deadline: str = "rollback") -> ToolServiceSpec:
     return ToolServiceSpec(
         version=version, image=f"toolfleet/segmenter:{version}", tools=[tool(required)],
         rollout=Rollout(
             strategy=strategy,
             steps=[CanaryStep(weight=w, pause_seconds=p) for w, p in steps],
             analysis=Analysis(prometheus_url=PROMETHEUS, interval_seconds=30,
-                              failure_limit=failure_limit) if analysis else None,
+                              failure_limit=failure_limit,
+                              inconclusive_limit=inconclusive_limit) if analysis else None,
             allow_breaking_schema_change=allow_breaking,
+            progress_deadline_seconds=deadline,
+            progress_deadline_action=on_deadline,
         ),
     )
 
@@ -109,6 +114,13 @@ class Shell:
     annotations: dict[str, str] = field(default_factory=dict)
     stable_spec: ToolServiceSpec | None = None
     canary_ready: bool = True
+    canary_problem: str | None = None
+    # The revision the stable Deployment's pods all run, ready: the last one
+    # applied, once `stable_pods_ready`.
+    stable_deployed: str | None = None
+    stable_pods_ready: bool = True
+    # Why the canary's pods have no room (capacity.CapacityPlan.blocked); None: they have.
+    no_room: str | None = None
     metrics: Metrics = field(default_factory=Metrics)
     events: list[tuple[str, str]] = field(default_factory=list)
     analyses: list[AnalysisKey] = field(default_factory=list)
@@ -129,8 +141,17 @@ class Shell:
             analysis=analysis,
             control=self.annotations.get(CONTROL_ANNOTATION),
             applied_control=self.annotations.get(APPLIED_CONTROL_ANNOTATION),
-            incompatibilities=breaks, generation=3,
+            incompatibilities=breaks, generation=3, canary_problem=self.canary_problem,
+            stable_deployed_revision=self.stable_deployed if self.stable_pods_ready else None,
+            # As reconcile.plan does: the room is judged at the stored weight,
+            # so only for a rollout whose canary runs.
+            insufficient_gpu=self.no_room if self.canary_runs() else None,
         )
+
+    def canary_runs(self) -> bool:
+        rollout = self.status.rollout
+        return rollout is not None and rollout.phase in ("Progressing", "Paused") and (
+            rollout.step_started_at is not None)
 
     def decide_once(self, now: datetime, analysis: StepAnalysis | None = None) -> Decision:
         observed = self.observe(analysis)
@@ -138,6 +159,7 @@ class Shell:
         decision = decide(self.spec, self.status, observed, now)
         self.calls.append((before, observed, now, decision))
         self.status = decision.apply(self.status)
+        self.stable_deployed = decision.stable_revision
         if decision.stable_revision == revision_of(self.spec):
             self.stable_spec = self.spec
         if decision.applied_control is not None and not self.lose_annotation_write:
@@ -158,6 +180,8 @@ class Shell:
         """A new operator process: only what the API server stores carries over."""
         return Shell(spec=self.spec, status=self.status, annotations=dict(self.annotations),
                      stable_spec=self.stable_spec, canary_ready=self.canary_ready,
+                     canary_problem=self.canary_problem, stable_deployed=self.stable_deployed,
+                     stable_pods_ready=self.stable_pods_ready, no_room=self.no_room,
                      metrics=self.metrics, events=list(self.events))
 
     def control(self, action: str, nonce: str = "1") -> None:
@@ -220,7 +244,11 @@ def test_healthy_rollout_walks_every_step_to_promotion() -> None:
     assert shell.reasons() == ["RolloutStarted", "CanaryStepAdvanced", "CanaryStepAdvanced",
                                "CanaryPromoted"]
     assert shell.status.stable_revision == rev and shell.status.canary_version is None
+    # Until the promoted revision's pods are all ready, abort can still restore the old one.
+    assert shell.condition("RolloutHealthy")[:2] == ("Unknown", "PromotionUnfinished")
+    shell.reconcile(at(250))
     assert shell.condition("RolloutHealthy")[:2] == ("True", "CanaryPromoted")
+    assert shell.status.rollout is not None and shell.status.rollout.previous_revision is None
 
     after = shell.reconcile(at(10_000))
     assert after.events == () and not after.promoted and after.requeue_after is None
@@ -579,6 +607,172 @@ def test_now_must_carry_a_timezone() -> None:
         decide(shell.spec, shell.status, shell.observe(), datetime(2026, 3, 1))
 
 
+# -- every wait has a bound ------------------------------------------------------------
+
+
+def test_inconclusive_analyses_past_the_limit_pause_the_rollout_and_say_how_to_go_on() -> None:
+    options: dict[str, Any] = {"analysis": True, "inconclusive_limit": 2}
+    shell = deployed(spec("1.0.0", **options), spec("1.1.0", **options),
+                     metrics=Metrics(inconclusive(), inconclusive(), inconclusive()))
+    shell.reconcile(at(0))
+    for seconds in (60, 120):
+        held = shell.reconcile(at(seconds))
+        assert held.rollout is not None and held.rollout.phase == "Progressing"
+    assert shell.condition("RolloutHealthy")[0] == "True"
+    paused = shell.reconcile(at(180))
+
+    assert paused.rollout is not None and paused.rollout.phase == "Paused"
+    assert (paused.rollout.reason, paused.rollout.inconclusive) == ("AnalysisInconclusive", 3)
+    status, reason, message = shell.condition("RolloutHealthy")
+    assert (status, reason) == ("False", "AnalysisInconclusive")
+    assert "resume" in message and "promote" in message and "abort" in message
+    assert shell.condition("Progressing")[:2] == ("False", "AnalysisInconclusive")
+    # The two rounds held said the same: one Event counted twice, not two texts.
+    held_events = [m for r, m in shell.events if r == "AnalysisInconclusive"]
+    assert len(held_events) == 3 and held_events[0] == held_events[1]
+    assert paused.canary_weight == 20, "the canary keeps its weight while paused"
+    assert shell.reconcile(at(3600)).events == (), "a pause waits for a person"
+
+    shell.control("resume")
+    resumed = shell.reconcile(at(3601))
+    assert resumed.rollout is not None and resumed.rollout.inconclusive == 0
+    assert resumed.rollout.reason is None
+    # The step starts over: its analysis runs again once the pause has passed, and the
+    # rollout goes on.
+    analysed = len(shell.analyses)
+    after = shell.reconcile(at(3601 + 61))
+    assert len(shell.analyses) == analysed + 1
+    assert after.rollout is not None and after.rollout.phase != "Paused"
+
+
+def test_a_conclusive_analysis_resets_the_inconclusive_count() -> None:
+    options: dict[str, Any] = {"analysis": True, "inconclusive_limit": 1,
+                               "steps": ((20, 60), (50, 60), (80, 60))}
+    shell = deployed(spec("1.0.0", **options), spec("1.1.0", **options),
+                     metrics=Metrics(inconclusive(), passed(), inconclusive(), passed()))
+    for seconds in (0, 60, 120, 180, 240):
+        shell.reconcile(at(seconds))
+    assert shell.status.rollout is not None and shell.status.rollout.phase == "Progressing"
+    assert shell.status.rollout.step == 2
+
+
+def test_canary_pods_never_ready_roll_back_at_the_progress_deadline() -> None:
+    shell = deployed(spec("1.0.0", deadline=120), spec("1.1.0", deadline=120), canary_ready=False)
+    shell.reconcile(at(0))
+    waiting = shell.reconcile(at(60))
+    assert waiting.rollout is not None and "waiting for its pods (0/1 ready)" in (
+        waiting.rollout.message)
+    assert waiting.requeue_after == POLL_SECONDS
+    rolled = shell.reconcile(at(120))
+
+    assert rolled.rolled_back and rolled.rollout is not None
+    assert (rolled.rollout.phase, rolled.rollout.reason, rolled.canary_weight) == (
+        "RolledBack", "CanaryNotReady", 0)
+    assert "progressDeadlineSeconds (120s)" in rolled.rollout.message
+    assert shell.condition("RolloutHealthy")[:2] == ("False", "CanaryNotReady")
+    assert shell.condition("Degraded")[:2] == ("True", "CanaryRolledBack")
+    assert [e.type for e in rolled.events] == ["Warning"]
+    assert rolled.stable_revision == revision_of(spec("1.0.0"))
+
+
+def test_a_failure_state_of_the_canary_pods_is_reported_with_its_message() -> None:
+    shell = deployed(spec("1.0.0", deadline=300), spec("1.1.0", deadline=300), canary_ready=False)
+    shell.canary_problem = (
+        "pod x-canary-1: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu")
+    shell.reconcile(at(0))
+    waiting = shell.reconcile(at(5))
+    assert waiting.rollout is not None and waiting.rollout.phase == "Progressing"
+
+    status, reason, message = shell.condition("RolloutHealthy")
+    assert (status, reason) == ("False", "CanaryNotReady")
+    assert "Insufficient cpu" in message and "2026-03-01T12:05:00Z" in message
+    shell.canary_problem, shell.canary_ready = None, True
+    shell.reconcile(at(30))
+    assert shell.condition("RolloutHealthy")[:2] == ("True", "CanaryHealthy")
+
+
+def test_the_canary_deployments_own_deadline_stops_the_rollout_at_once() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"), canary_ready=False)
+    shell.reconcile(at(0))
+    stalled = decide(shell.spec, shell.status, replace(shell.observe(), canary_stalled=True),
+                     at(5))
+    assert stalled.rolled_back and stalled.rollout is not None
+    assert "exceeded its progress deadline" in stalled.rollout.message
+
+
+def test_progress_deadline_action_pause_keeps_the_canary_and_resume_starts_the_step_over() -> None:
+    options: dict[str, Any] = {"deadline": 100, "on_deadline": "pause"}
+    shell = deployed(spec("1.0.0", **options), spec("1.1.0", **options), canary_ready=False)
+    shell.reconcile(at(0))
+    paused = shell.reconcile(at(100))
+    assert paused.rollout is not None and paused.rollout.phase == "Paused"
+    assert paused.rollout.reason == "CanaryNotReady" and paused.canary_weight == 20
+    assert shell.condition("RolloutHealthy")[:2] == ("False", "CanaryNotReady")
+    assert shell.condition("Degraded")[:2] == ("True", "CanaryNotReady")
+
+    shell.control("resume")
+    resumed = shell.reconcile(at(500))
+    assert resumed.rollout is not None and resumed.rollout.step_started_at == rfc(at(500))
+    assert resumed.rollout.phase == "Progressing"
+
+
+# -- guarded controls ----------------------------------------------------------------
+
+
+def test_promote_without_ready_canary_pods_is_refused_with_the_numbers() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"), canary_ready=False)
+    shell.reconcile(at(0))
+    shell.control("promote")
+    refused = shell.reconcile(at(5))
+
+    assert not refused.promoted and refused.stable_revision == revision_of(spec("1.0.0"))
+    [event] = refused.events
+    assert (event.type, event.reason) == ("Warning", "PromotionRefused")
+    assert "0 of 1 canary pod(s) ready at step 1/2 (20%)" in event.message
+    assert "promote-force" in event.message
+    assert refused.applied_control == "promote:1", "a refused control is not retried"
+
+    shell.control("promote-force", nonce="2")
+    forced = shell.reconcile(at(6))
+    assert forced.promoted and forced.stable_revision == revision_of(spec("1.1.0"))
+
+
+def test_abort_after_an_unfinished_promotion_restores_the_old_revision() -> None:
+    old = spec("1.0.0")
+    shell = deployed(old, spec("1.1.0"), canary_ready=False)
+    shell.reconcile(at(0))
+    shell.control("promote-force")
+    shell.reconcile(at(5))
+    shell.stable_pods_ready = False  # the promoted revision's pods do not come up
+    shell.reconcile(at(10))
+    assert shell.condition("RolloutHealthy")[:2] == ("Unknown", "PromotionUnfinished")
+
+    shell.control("abort", nonce="2")
+    aborted = shell.reconcile(at(20))
+
+    assert (aborted.stable_revision, aborted.stable_version) == (revision_of(old), "1.0.0")
+    assert aborted.rollout is not None and aborted.rollout.phase == "Aborted"
+    assert aborted.canary_revision is None
+    assert [e.reason for e in aborted.events] == ["RolloutAborted"]
+    assert shell.condition("RolloutHealthy")[:2] == ("False", "RolloutAborted")
+
+
+def test_abort_after_a_finished_promotion_is_ignored() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"))
+    shell.reconcile(at(0))
+    shell.control("promote")
+    shell.reconcile(at(5))
+    shell.reconcile(at(10))
+    shell.control("abort", nonce="2")
+    ignored = shell.reconcile(at(20))
+    assert ignored.stable_revision == revision_of(spec("1.1.0"))
+    assert [e.reason for e in ignored.events] == ["RolloutControlIgnored"]
+
+
+def rfc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # -- restarts ------------------------------------------------------------------------
 
 # name: (spec options, analysis verdicts in order, [(seconds, control set just before)])
@@ -598,15 +792,36 @@ SCENARIOS: dict[str, tuple[dict[str, Any], list[AnalysisResult], list[tuple[int,
     "rolled back and retried": ({"analysis": True}, [failed(), passed(), passed()],
                                 [(0, None), (60, None), (70, "resume"), (130, None),
                                  (190, None)]),
+    "inconclusive": ({"analysis": True, "inconclusive_limit": 2},
+                     [inconclusive(), passed(), inconclusive(), inconclusive(), inconclusive()],
+                     [(t, None) for t in (0, 60, 120, 180, 240, 300, 360, 400)]),
+    "canary never ready": ({"deadline": 150}, [],
+                           [(t, None) for t in (0, 60, 100, 149, 150, 151, 200)]),
+    "canary never ready, paused": ({"deadline": 150, "on_deadline": "pause"}, [],
+                                   [(0, None), (60, None), (150, None), (160, "promote"),
+                                    (170, None), (200, "promote-force"), (210, None)]),
+    # Surge without a free GPU until second 100, when a blocking pod goes.
+    "no room, then room": ({"room_from": 100}, [],
+                           [(t, None) for t in (0, 30, 60, 100, 130, 160, 220, 280)]),
+    "no room, aborted": ({"room_from": 10_000}, [],
+                         [(0, None), (30, None), (60, "abort"), (90, None)]),
 }
+NO_ROOM = ("each canary pod needs 1 x nvidia.com/gpu; 0 free on 1 matching node(s): no room "
+           "to surge 1 canary pod(s) beside stable 4")
+# Scenarios whose canary pods never become ready.
+NEVER_READY = {"canary never ready", "canary never ready, paused"}
 
 
 def run(name: str, restart_at: int | None = None, crash: str | None = None) -> Shell:
     """Play a scenario; before call `restart_at` the operator restarts, after a `crash`."""
     options, verdicts, script = SCENARIOS[name]
+    options = dict(options)
+    room_from = options.pop("room_from", None)
     shell = deployed(spec("1.0.0", **options), spec("1.1.0", **options),
-                     metrics=Metrics(*verdicts))
+                     metrics=Metrics(*verdicts), canary_ready=name not in NEVER_READY)
     for index, (seconds, control) in enumerate(script):
+        if room_from is not None:
+            shell.no_room = NO_ROOM if seconds < room_from else None
         if control is not None:
             shell.control(control, nonce=str(index))
         if index == restart_at:
@@ -623,17 +838,47 @@ def run(name: str, restart_at: int | None = None, crash: str | None = None) -> S
 
 
 def transitions(shell: Shell) -> list[str]:
-    return [reason for reason in shell.reasons() if reason != "RolloutControlIgnored"]
+    # Controls without effect (ignored, or refused) are reported again when
+    # the record of having seen them was lost; they change nothing.
+    return [reason for reason in shell.reasons()
+            if reason not in ("RolloutControlIgnored", "PromotionRefused")]
 
 
 def test_the_scenarios_reach_their_intended_ends() -> None:
     ends = {name: run(name).status.rollout for name in SCENARIOS}
     assert {name: r.phase if r else None for name, r in ends.items()} == {
         "healthy": "Promoted", "failing": "RolledBack", "paused": "Promoted",
-        "aborted": "Promoted", "rolled back and retried": "Promoted"}
+        "aborted": "Promoted", "rolled back and retried": "Promoted", "inconclusive": "Paused",
+        "canary never ready": "RolledBack", "canary never ready, paused": "Promoted",
+        "no room, then room": "Promoted", "no room, aborted": "Aborted"}
+    assert ends["inconclusive"] is not None and ends["inconclusive"].step == 1
+    assert ends["inconclusive"].reason == "AnalysisInconclusive"
+    assert ends["canary never ready"] is not None
+    assert ends["canary never ready"].reason == "CanaryNotReady"
+    assert "PromotionRefused" in run("canary never ready, paused").reasons()
     assert "RolloutAborted" in transitions(run("aborted"))
     assert "CanaryRolledBack" in transitions(run("rolled back and retried"))
     assert "AnalysisInconclusive" in transitions(run("healthy"))
+    assert transitions(run("no room, then room")) == [
+        "RolloutStarted", "InsufficientGPU", "RolloutResumed", "CanaryStepAdvanced",
+        "CanaryPromoted"]
+
+
+def test_a_canary_without_room_pauses_with_insufficient_gpu_and_goes_on_when_it_fits() -> None:
+    shell = deployed(spec("1.0.0"), spec("1.1.0"), no_room=NO_ROOM)
+    shell.reconcile(at(0))
+    paused = shell.reconcile(at(5))
+    assert paused.rollout is not None
+    assert (paused.rollout.phase, paused.rollout.reason) == ("Paused", "InsufficientGPU")
+    assert paused.rollout.message == f"paused: {NO_ROOM}"
+    assert shell.condition("Progressing") == ("False", "InsufficientGPU", f"paused: {NO_ROOM}")
+    # The step's clock stands still while paused, however long it lasts.
+    assert shell.reconcile(at(500)).rollout == paused.rollout
+    shell.no_room = None
+    resumed = shell.reconcile(at(600))
+    assert resumed.rollout is not None and resumed.rollout.phase == "Progressing"
+    assert (resumed.rollout.step, resumed.rollout.step_started_at) == (0, "2026-03-01T12:10:00Z")
+    assert shell.reasons()[-1] == "RolloutResumed"
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -699,15 +944,17 @@ MOVES = st.one_of(
     st.tuples(st.just("ready"), st.booleans()),
     st.tuples(st.just("spec"), st.sampled_from(["1.0.0", "1.1.0", "1.2.0", "breaking"])),
     st.tuples(st.just("allow"), st.booleans()),
+    st.tuples(st.just("room"), st.booleans()),
 )
 VERDICTS = st.lists(st.sampled_from([passed(), failed(), inconclusive()]), max_size=8)
 
 
-def assert_decision_invariants(decision: Decision, stable_before: str | None, desired: str,
-                               weights: set[int]) -> None:
-    """Whatever happened before: the stable revision is the old or the desired one, weights
-    are the configured steps, failures are bounded, and a canary means a rollout under way."""
-    assert decision.stable_revision in {stable_before, desired}
+def assert_decision_invariants(decision: Decision, stable_before: set[str | None],
+                               desired: str, weights: set[int]) -> None:
+    """Whatever happened before: the stable revision is the old or the desired one (or, for an
+    abort of an unfinished promotion, the one it replaced), weights are the configured steps,
+    failures are bounded, and a canary means a rollout under way."""
+    assert decision.stable_revision in stable_before | {desired}
     assert decision.canary_weight in weights
     rollout = decision.rollout
     if rollout is not None:
@@ -724,6 +971,9 @@ def assert_decision_invariants(decision: Decision, stable_before: str | None, de
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(MOVES, max_size=25), VERDICTS, st.booleans())
+# An abort of a promotion whose pods were not ready restores the revision it replaced.
+@example(moves=[("wait", 0), ("control", "promote"), ("control", "abort")], verdicts=[],
+         analysed=False)
 def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
                                        verdicts: list[AnalysisResult], analysed: bool) -> None:
     options: dict[str, Any] = {"analysis": analysed, "failure_limit": 1,
@@ -745,22 +995,29 @@ def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
             shell.control(value, nonce=str(nonce))
         elif kind == "ready":
             shell.canary_ready = value
+        elif kind == "room":
+            shell.no_room = None if value else NO_ROOM
         elif kind == "allow":
             allow = value
             shell.spec = make(version)
         else:
             version = value
             shell.spec = make(version)
-        stable_before = shell.status.stable_revision
+        rollout_before = shell.status.rollout
+        stable_before = {shell.status.stable_revision,
+                         rollout_before and rollout_before.previous_revision}
         decision = shell.reconcile(at(seconds))
 
         assert_decision_invariants(decision, stable_before, revision_of(shell.spec), weights)
         before, observed, now, last = shell.calls[-1]
         pending = observed.control not in (None, observed.applied_control) and (
             last.applied_control is None)
-        if pending or last.requeue_after == 0:
-            # Due on the next call: a control that came with a new revision, or
-            # a step without a pause. Anything else must be a fixed point.
+        no_room_yet = shell.no_room is not None and last.rollout is not None and (
+            last.rollout.phase == "Progressing")
+        if pending or last.requeue_after == 0 or no_room_yet:
+            # Due on the next call: a control that came with a new revision, a
+            # step without a pause, or the pause of a canary (started or resumed
+            # in this call) without room. Anything else must be a fixed point.
             continue
         status = last.apply(before)
         again = decide(shell.spec, status, replace(

@@ -16,7 +16,7 @@ def rollout(phase: RolloutPhase, started: bool = True) -> RolloutStatus:
 @pytest.mark.parametrize(("value", "fix"), [
     ("promote", "add a nonce"),
     ("promote:", "add a nonce"),
-    ("rollback:1", "must be one of pause, resume, abort, promote"),
+    ("rollback:1", "must be one of pause, resume, abort, promote, promote-force"),
 ])
 def test_control_parsing_errors_carry_the_fix(value: str, fix: str) -> None:
     with pytest.raises(ControlError, match=fix):
@@ -30,6 +30,18 @@ def test_control_parsing_keeps_colons_in_the_nonce() -> None:
 
 
 
+def test_promote_force_is_an_action_of_its_own() -> None:
+    assert RolloutControl.parse("promote-force:1") == RolloutControl(
+        ControlAction.promote_force, "1")
+
+
+def test_abort_applies_to_a_promotion_whose_pods_are_not_all_ready() -> None:
+    unfinished = rollout(P.promoted).model_copy(update={"previous_revision": "old"})
+    assert why_ignored(ControlAction.abort, unfinished, False) is None
+    assert why_ignored(ControlAction.abort, rollout(P.promoted), False) == (
+        "the rollout is promoted")
+
+
 def test_surrounding_whitespace_is_not_part_of_the_control() -> None:
     assert RolloutControl.parse("  abort: 17 \n") == RolloutControl(ControlAction.abort, "17")
 
@@ -40,6 +52,7 @@ APPLIES = {
     ControlAction.resume: {P.paused, P.rolled_back, P.aborted},
     ControlAction.abort: {P.progressing, P.paused},
     ControlAction.promote: {P.progressing, P.paused, P.rolled_back, P.aborted},
+    ControlAction.promote_force: {P.progressing, P.paused, P.rolled_back, P.aborted},
 }
 
 

@@ -68,6 +68,15 @@ def test_spelling_out_a_default_does_not_change_the_revision() -> None:
                                                                  "memory": "256Mi"}) == BASE
 
 
+def test_a_null_the_api_server_prunes_does_not_change_the_revision() -> None:
+    # A manifest's `default: null` in a tool schema is gone from the stored copy; the
+    # revision `toolfleet render` shows must be the one the cluster then gets.
+    schema = copy.deepcopy(body()["tools"][0]["inputSchema"])
+    schema["properties"]["horizon"]["default"] = None
+    tools = [{**body()["tools"][0], "inputSchema": schema}]
+    assert revision(tools=tools) == BASE
+
+
 @pytest.mark.parametrize(("what", "sections"), [
     ("image", {"image": "registry.example/forecaster:1.4.1"}),
     ("version", {"version": "1.4.1"}),

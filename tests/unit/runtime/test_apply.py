@@ -85,20 +85,29 @@ PLAN = Plan(children=[child("ServiceAccount", "forecaster"), child("Deployment",
             deletes=[("Deployment", "forecaster-canary")])
 
 
-def test_a_refused_child_is_reported_and_the_others_are_still_written(fake: FakeKube) -> None:
+@pytest.mark.parametrize("status", [400, 403, 409, 422, 429, 500, 503])
+def test_a_refused_child_is_reported_the_others_are_written_and_a_retry_is_due(
+        fake: FakeKube, status: int) -> None:
+    # Whether it may pass by itself (5xx, 409, 429) or waits on someone's change
+    # (a quota's 403, a webhook's 400), the status must say so before any retry.
+    fake.failures[("apply", "Service")] = status
+    applied = apply.apply_children(TOOLSERVICE, PLAN, "toolfleet")
+    assert applied.errors == [f"Service forecaster: apply Service failed with {status}"]
+    assert applied.retry == applied.errors[0]
+    assert ("apply", "Deployment", "forecaster") in fake.calls
+    assert ("get", "Deployment", "forecaster-canary") in fake.calls
+
+
+def test_every_failure_is_reported_not_only_the_first(fake: FakeKube) -> None:
+    fake.failures[("apply", "Deployment")] = 500
     fake.failures[("apply", "Service")] = 403
     applied = apply.apply_children(TOOLSERVICE, PLAN, "toolfleet")
-    assert applied.errors == ["Service forecaster: apply Service failed with 403"]
-    assert ("apply", "Deployment", "forecaster") in fake.calls
+    assert applied.errors == ["Deployment forecaster: apply Deployment failed with 500",
+                              "Service forecaster: apply Service failed with 403"]
 
 
-@pytest.mark.parametrize("status", [409, 429, 500, 503])
-def test_a_failure_that_may_pass_stops_the_writes_for_a_retry(fake: FakeKube,
-                                                              status: int) -> None:
-    fake.failures[("apply", "Deployment")] = status
-    with pytest.raises(Retry, match="Deployment forecaster"):
-        apply.apply_children(TOOLSERVICE, PLAN, "toolfleet")
-    assert ("apply", "Service", "forecaster") not in fake.calls
+def test_no_failure_no_retry(fake: FakeKube) -> None:
+    assert apply.apply_children(TOOLSERVICE, PLAN, "toolfleet").retry is None
 
 
 def test_the_stable_deployment_is_read_back_after_it_was_written(fake: FakeKube) -> None:

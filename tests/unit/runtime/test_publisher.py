@@ -9,6 +9,7 @@ writes into a real cluster, in tests/e2e/test_catalog.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -196,6 +197,36 @@ def test_changes_within_the_debounce_window_are_published_once() -> None:
     assert len(publisher.fleets) == 1
 
 
+def test_a_slow_publish_makes_the_next_wait_as_long_so_reconciles_get_the_cpu_too() -> None:
+    class Slow(Recorded):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.spans: list[tuple[float, float]] = []
+
+        def publish(self, fleet: Fleet) -> list[str]:
+            started = time.monotonic()
+            time.sleep(0.2)  # a fleet of thousands of tools
+            self.spans.append((started, time.monotonic()))
+            return super().publish(fleet)
+
+    publisher = Slow()
+
+    async def scenario() -> None:
+        dirty = asyncio.Event()
+        task = asyncio.create_task(run_publisher(publisher, Fleet, dirty, debounce=0.01))
+        dirty.set()
+        await asyncio.sleep(0.05)
+        dirty.set()  # a change while the first publish runs
+        while len(publisher.spans) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(scenario())
+    (_, first_ended), (second_started, _) = publisher.spans
+    # Not 0.01 s after the first: as long as the first took.
+    assert second_started - first_ended >= 0.2
+
+
 def test_a_failed_publish_is_retried_until_it_succeeds() -> None:
     publisher = Recorded([["writing failed"], ["writing failed"], []])
     asyncio.run(loop_until_quiet(publisher, changes=1))
@@ -206,3 +237,28 @@ def test_retries_are_bounded_and_an_unexpected_error_does_not_end_the_loop() -> 
     publisher = Recorded([RuntimeError("a bug")] * 10)
     asyncio.run(loop_until_quiet(publisher, changes=1, attempts=3))
     assert len(publisher.fleets) == 4  # the publish, then three retries
+
+
+def test_a_change_during_a_failed_publishs_backoff_is_published_at_once() -> None:
+    publisher = Recorded([["writing failed"]])
+
+    async def scenario() -> None:
+        dirty = asyncio.Event()
+        task = asyncio.create_task(run_publisher(
+            publisher, Fleet, dirty, debounce=0.01,  # a duck-typed publisher
+            backoff=Backoff(base=60, cap=60, max_attempts=3)))
+        dirty.set()
+        await asyncio.sleep(0.2)  # the publish failed: its retry is a minute away
+        dirty.set()  # a new ToolCatalog, say
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert len(publisher.fleets) == 2
+
+
+def test_a_catalog_whose_namespace_is_gone_holds_back_no_retry(api: FakeKube) -> None:
+    api.failing["list"] = 404  # namespaces "team-a" not found
+    failures = CatalogPublisher(CatalogStore(), SETTINGS).publish(
+        fleet(api, toolcatalog("tools")))
+    assert failures == []

@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from toolfleet.runtime.scheduler import Backoff, Retry, WorkQueue, resync
 
@@ -100,6 +101,25 @@ def test_retries_stop_at_the_bound() -> None:
     assert len(work.runs) == FAST.max_attempts
 
 
+def test_giving_up_keeps_a_time_the_work_was_due_anyway() -> None:
+    # A child refused for good must not drop a canary's next step: the failed work
+    # says when it is due anyway, and that stands after the retries end.
+    runs: list[float] = []
+
+    def work(key: Hashable) -> float | None:
+        runs.append(time.monotonic())
+        raise Retry("quota exceeded", after=FAST.cap * 4)
+
+    queue = WorkQueue(work, backoff=FAST)
+
+    async def scenario() -> None:
+        queue.add("k")
+        await until(lambda: len(runs) == FAST.max_attempts + 1)
+
+    asyncio.run(with_queue(queue, scenario))
+    assert runs[-1] - runs[-2] >= FAST.cap * 4
+
+
 def test_a_bug_is_not_retried() -> None:
     work = Recorder(fail_times=1000, error=KeyError)
     queue = WorkQueue(work, backoff=FAST)
@@ -157,6 +177,28 @@ def test_workers_bound_how_many_keys_run_at_once() -> None:
     assert sorted(key for key, _ in work.runs) == list(range(12))  # type: ignore[type-var]
 
 
+def test_every_worker_runs_at_once_however_few_cpus_the_machine_has() -> None:
+    # Reconciles wait on the API server, not the CPU: 40 workers run 40 keys at once
+    # (each here waits until all the others have started) on any machine.
+    everyone = threading.Barrier(40, timeout=10)
+    passed: list[Hashable] = []
+
+    def work(key: Hashable) -> None:
+        everyone.wait()
+        passed.append(key)
+
+    queue = WorkQueue(work, workers=40, backoff=FAST)
+
+    async def scenario() -> None:
+        for i in range(40):
+            queue.add(i)
+        await until(lambda: len(passed) == 40 or everyone.broken, timeout=20)
+
+    asyncio.run(with_queue(queue, scenario))
+    assert not everyone.broken
+    assert sorted(passed) == list(range(40))  # type: ignore[type-var]
+
+
 def test_the_earliest_due_time_wins() -> None:
     work = Recorder()
     queue = WorkQueue(work, backoff=FAST)
@@ -183,6 +225,44 @@ def test_resync_queues_every_key_only_while_this_replica_may_work() -> None:
         active[0] = True
         await until(lambda: {key for key, _ in work.runs} == {"a", "b"})
         task.cancel()
+
+    asyncio.run(with_queue(queue, scenario))
+
+
+def test_resyncs_are_counted_only_when_they_queue_the_keys() -> None:
+    queue = WorkQueue(Recorder(), backoff=FAST)
+    active = [False]
+
+    def rounds() -> float:
+        return REGISTRY.get_sample_value("toolfleet_resyncs_total") or 0.0
+
+    before = rounds()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(resync(queue, lambda: ["a"], every=0.01,
+                                          active=lambda: active[0]))
+        await asyncio.sleep(0.05)
+        assert rounds() == before
+        active[0] = True
+        await until(lambda: rounds() >= before + 2)
+        task.cancel()
+
+    asyncio.run(with_queue(queue, scenario))
+
+
+def test_the_depth_is_what_runs_or_is_due_not_what_waits_for_later() -> None:
+    release = threading.Event()
+    queue = WorkQueue(lambda key: release.wait(10) and None, workers=1, backoff=FAST)
+
+    async def scenario() -> None:
+        queue.add("running")
+        await until(lambda: queue.depth() == 1 and queue.pending() == 0)
+        queue.add("due")
+        queue.add("paused canary", delay=600)
+        assert (queue.depth(), queue.pending()) == (2, 2)
+        release.set()
+        await until(lambda: queue.depth() == 0)
+        assert queue.pending() == 1
 
     asyncio.run(with_queue(queue, scenario))
 

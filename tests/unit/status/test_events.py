@@ -71,7 +71,8 @@ def test_replaying_the_same_conditions_emits_nothing(
 def test_warnings_are_exactly_the_states_a_user_must_act_on(type_: ConditionType,
                                                            reason: Reason) -> None:
     bad = {ConditionType.ready: False, ConditionType.degraded: True,
-           ConditionType.schedulable: False, ConditionType.rollout_healthy: False}
+           ConditionType.schedulable: False, ConditionType.rollout_healthy: False,
+           ConditionType.within_tool_limits: False}
     for status in (True, False):
         events = condition_events([cond(type_, not status, reason)],
                                   [cond(type_, status, reason)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -199,6 +200,44 @@ def test_a_cpu_service_reports_no_gpu_status() -> None:
     assert status().gpu is None
 
 
+SCHEDULER = ("pod forecaster-5c9-x2b: 0/4 nodes are available: 1 Too many pods, 3 node(s) "
+             "had untolerated taint {nvidia.com/gpu: present}.")
+
+
+def test_a_cpu_service_whose_pods_cannot_be_placed_is_unschedulable_in_the_schedulers_words(
+        ) -> None:
+    observed = replace(observe(deployment(ready=0)), unschedulable=SCHEDULER)
+    result = status(observed=observed)
+    schedulable = condition(result, "Schedulable")
+    assert (schedulable.status, schedulable.reason, schedulable.message) == (
+        "False", "Unschedulable", SCHEDULER)
+    ready = condition(result, "Ready")
+    assert (ready.status, ready.reason, ready.message) == ("False", "Unschedulable", SCHEDULER)
+
+
+def test_the_scheduler_overrules_a_gpu_fit_that_looked_enough() -> None:
+    fit = gpu_fit(2, "GPUAvailable", "2 replica(s) fit on 1 matching node(s) (gpu-l4-0)")
+    observed = replace(observe(deployment(ready=0), fit=fit), unschedulable=SCHEDULER)
+    schedulable = condition(status(spec(gpu=True), observed), "Schedulable")
+    assert (schedulable.status, schedulable.reason, schedulable.message) == (
+        "False", "Unschedulable", SCHEDULER)
+
+
+def test_too_few_gpus_keep_the_fits_numbers_and_add_the_schedulers_words() -> None:
+    fit = gpu_fit(1)
+    observed = replace(observe(deployment(ready=0, wanted=2), fit=fit), unschedulable=SCHEDULER)
+    schedulable = condition(status(spec(min_replicas=2, gpu=True), observed), "Schedulable")
+    assert (schedulable.status, schedulable.reason) == ("False", "InsufficientGPU")
+    assert schedulable.message == f"{fit.message}; the scheduler: {SCHEDULER}"
+
+
+def test_an_apply_failure_is_why_not_ready_even_when_pods_cannot_be_placed() -> None:
+    observed = replace(observe(deployment(ready=0), errors=["Service forecaster: range is full"]),
+                       unschedulable=SCHEDULER)
+    ready = condition(status(observed=observed), "Ready")
+    assert (ready.status, ready.reason) == ("False", "ApplyFailed")
+
+
 # -- Degraded -------------------------------------------------------------------------
 
 def test_apply_errors_degrade_the_service_and_keep_it_from_ready() -> None:
@@ -385,3 +424,26 @@ def test_fixed_tools_clear_degraded() -> None:
     fixed = status(observed=observe(), current=degraded, now=T2)
     assert (condition(fixed, "Degraded").status, condition(fixed, "Degraded").reason,
             condition(fixed, "Degraded").last_transition_time) == ("False", "AsExpected", T2)
+
+
+def test_ready_names_the_versions_the_ready_pods_actually_run() -> None:
+    # Mid-canary: the spec asks for 1.5.0, but only the stable pods and one canary pod serve.
+    surging = deployment(wanted=2, replicas=2, updated=2, ready=2)
+    observed = replace(observe(surging), serving={"1.4.0": 2, "1.5.0": 1})
+    current = ToolServiceStatus(stable_version="1.4.0")
+    ready = condition(status(spec(min_replicas=2, version="1.5.0"), observed, current), "Ready")
+    assert ready.message == "3 replica(s) ready: 2 of version 1.4.0, 1 of version 1.5.0"
+
+
+def test_a_stable_deployment_lifted_from_zero_says_so() -> None:
+    observed = replace(observe(), lifted="Deployment x was found at 0 replicas; lifted to 2")
+    progressing = condition(status(observed=observed), "Progressing")
+    assert (progressing.status, progressing.reason) == ("True", "ReplicasRestored")
+    assert "lifted to 2" in progressing.message
+
+
+def test_a_failure_state_of_the_stable_pods_is_degraded() -> None:
+    observed = replace(observe(), stable_failure="pod x-1: Unschedulable: 0/3 nodes available")
+    degraded = condition(status(observed=observed), "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "DeploymentFailing")
+    assert "Unschedulable" in degraded.message

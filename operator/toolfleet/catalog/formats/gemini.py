@@ -2,8 +2,9 @@
 
 Gemini reads a subset of JSON Schema and may ignore the rest; keywords outside
 that subset are reported as warnings (see `unsupported_keywords`) so authors
-know which constraints the model is not held to. `$schema` is removed
-everywhere: Gemini refuses it.
+know which constraints the model is not held to. The input schema is the one
+`catalog.dialects` adapts for Gemini: `$schema` removed (Gemini refuses it),
+`items: {}` for arrays without items, `const` as a one-value enum.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from toolfleet.catalog.dialects.profiles import GEMINI_READ_KEYWORDS
+from toolfleet.catalog.dialects.publish import adapt_tool
 from toolfleet.catalog.model import Catalog, CatalogTool
 from toolfleet.jsonschema.paths import Finding
 from toolfleet.jsonschema.walker import ANNOTATION_KEYWORDS, walk, without_keyword
 
-# The keywords Gemini reads: those of its own Schema type (in JSON spelling) and
-# those its JSON Schema support documents. Others may be ignored.
-GEMINI_KEYWORDS = frozenset({
-    "type", "format", "title", "description", "enum", "nullable", "default", "example",
-    "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "minLength",
-    "maxLength", "pattern", "properties", "required", "additionalProperties",
-    "minProperties", "maxProperties", "propertyOrdering", "anyOf", "oneOf", "$id", "$defs",
-    "$ref", "$anchor",
-})
+# The keywords Gemini reads (its profile in `catalog.dialects.profiles`); others may be
+# ignored.
+GEMINI_KEYWORDS = GEMINI_READ_KEYWORDS
 
 
 def gemini_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,7 +38,9 @@ def unsupported_keywords(schema: Mapping[str, Any]) -> list[Finding]:
     findings = []
     for path, node in walk(schema):
         for keyword in node:
-            if keyword in GEMINI_KEYWORDS or keyword in ANNOTATION_KEYWORDS:
+            # const reaches Gemini as a one-value enum, which it reads.
+            if keyword in GEMINI_KEYWORDS or keyword in ANNOTATION_KEYWORDS \
+                    or keyword == "const":
                 if keyword == "oneOf":
                     findings.append(Finding((*path, keyword), "Gemini reads 'oneOf' as "
                                             "'anyOf': a value matching several branches is "
@@ -58,7 +57,7 @@ def render_tool(tool: CatalogTool) -> dict[str, Any]:
     declaration: dict[str, Any] = {
         "name": tool.name,
         "description": tool.description,
-        "parametersJsonSchema": gemini_schema(tool.input_schema),
+        "parametersJsonSchema": _parameters(tool),
     }
     if tool.output_schema is not None:
         declaration["responseJsonSchema"] = gemini_schema(tool.output_schema)
@@ -67,4 +66,11 @@ def render_tool(tool: CatalogTool) -> dict[str, Any]:
 
 def render_catalog(catalog: Catalog) -> dict[str, Any]:
     """The catalog as one Gemini Tool: {"functionDeclarations": [...]}."""
-    return {"functionDeclarations": [render_tool(tool) for tool in catalog.tools]}
+    return {"functionDeclarations": [
+        render_tool(tool) for tool in catalog.tools
+        if adapt_tool(tool.name, tool.input_schema, "gemini").schema is not None]}
+
+
+def _parameters(tool: CatalogTool) -> dict[str, Any]:
+    adapted = adapt_tool(tool.name, tool.input_schema, "gemini").schema
+    return gemini_schema(tool.input_schema) if adapted is None else adapted

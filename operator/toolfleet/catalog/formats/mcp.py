@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolfleet.catalog.dialects.publish import adapt_tool
 from toolfleet.catalog.model import Catalog, CatalogTool
 
 
@@ -38,6 +39,20 @@ def render_tool(tool: CatalogTool) -> dict[str, Any]:
     return rendered
 
 
+# The `_meta` key naming the gateway; MCP reserves unprefixed and `modelcontextprotocol`
+# names, so it carries toolfleet's own prefix (MCP 2025-11-25, "General fields: _meta").
+GATEWAY_META = "toolfleet.io/gateway"
+
+
 def render_catalog(catalog: Catalog) -> dict[str, Any]:
-    """The catalog as a tools/list result: {"tools": [...]}."""
-    return {"tools": [render_tool(tool) for tool in catalog.tools]}
+    """The catalog as a tools/list result: {"tools": [...]}.
+
+    With a gateway installed, `_meta["toolfleet.io/gateway"]` holds its
+    {"mcp", "calls"} URLs for this catalog.
+    """
+    result: dict[str, Any] = {"tools": [
+        render_tool(tool) for tool in catalog.tools
+        if adapt_tool(tool.name, tool.input_schema, "mcp").schema is not None]}
+    if catalog.gateway is not None:
+        result["_meta"] = {GATEWAY_META: catalog.gateway.to_wire()}
+    return result

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolfleet.catalog.dialects.adapt import Verdict
+from toolfleet.catalog.dialects.publish import adapt_tool
 from toolfleet.catalog.formats.openai_strict import strict_transform
 from toolfleet.catalog.model import Catalog, CatalogTool
+
+FORMAT = "openai"
 
 
 def render_tool(tool: CatalogTool) -> dict[str, Any]:
@@ -21,10 +25,16 @@ def render_tool(tool: CatalogTool) -> dict[str, Any]:
         function["parameters"] = transform.schema
         function["strict"] = True
     else:
-        function["parameters"] = tool.input_schema
+        adapted = adapt_tool(tool.name, tool.input_schema, FORMAT).schema
+        function["parameters"] = tool.input_schema if adapted is None else adapted
     return {"type": "function", "function": function}
 
 
 def render_catalog(catalog: Catalog) -> list[dict[str, Any]]:
-    """The catalog as the `tools` array of a Chat Completions request."""
-    return [render_tool(tool) for tool in catalog.tools]
+    """The catalog as the `tools` array of a Chat Completions request, without the
+    tools OpenAI would refuse (see `catalog.dialects`)."""
+    return [render_tool(tool) for tool in catalog.tools if _published(tool)]
+
+
+def _published(tool: CatalogTool) -> bool:
+    return adapt_tool(tool.name, tool.input_schema, FORMAT).verdict != Verdict.excluded

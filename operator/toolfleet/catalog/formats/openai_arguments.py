@@ -9,7 +9,8 @@ The forward transform is `openai_strict.strict_transform`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -32,10 +33,17 @@ def arguments_from_strict(schema: Mapping[str, Any], arguments: Any) -> Any:
     Faithful for schemas `strict_transform` accepts; for others it is best effort,
     and a schema whose references do not resolve may make the validator raise.
     """
-    return _strip_nulls(schema, arguments, schema, Draft202012Validator(schema))
+    # The validator is built only if an anyOf branch must be checked: most calls need
+    # none, and building one costs more than the whole walk.
+    @cache
+    def validator() -> Any:
+        return Draft202012Validator(schema)
+
+    return _strip_nulls(schema, arguments, schema, validator)
 
 
-def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any], validator: Any) -> Any:
+def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any],
+                 validator: Callable[[], Any]) -> Any:
     if not isinstance(node, Mapping):
         return value
     node = inline_ref(node, root)
@@ -62,7 +70,7 @@ def _strip_nulls(node: Any, value: Any, root: Mapping[str, Any], validator: Any)
 
 
 def _strip_by_branch(branches: list[Any], value: Any, root: Mapping[str, Any],
-                     validator: Any) -> Any:
+                     validator: Callable[[], Any]) -> Any:
     """The value stripped as the first anyOf branch it then satisfies would strip it."""
     for branch in branches:
         if not isinstance(branch, Mapping):
@@ -71,7 +79,7 @@ def _strip_by_branch(branches: list[Any], value: Any, root: Mapping[str, Any],
         if not _type_fits(resolved, value):
             continue
         stripped = _strip_nulls(resolved, value, root, validator)
-        if validator.evolve(schema=branch).is_valid(stripped):
+        if validator().evolve(schema=branch).is_valid(stripped):
             return stripped
     return value
 

@@ -53,14 +53,22 @@ def test_output_schema_is_the_response_schema() -> None:
 
 def test_keywords_gemini_may_ignore_are_named_where_they_are() -> None:
     findings = gemini.unsupported_keywords(CORPUS["create_order"]["inputSchema"])
-    assert [f"{format_path('', f.path)}: {f.message}" for f in findings][:2] == [
+    # const is not among them: Gemini receives it as a one-value enum, which it reads.
+    assert [f"{format_path('', f.path)}: {f.message}" for f in findings] == [
         "properties.items.items.properties.unit_price.multipleOf: Gemini does not support "
         "'multipleOf' and may ignore it, so the model is not held to it; state the constraint "
         "in the description too",
-        "properties.fulfillment.anyOf[0].properties.kind.const: Gemini does not support "
-        "'const' and may ignore it, so the model is not held to it; state the constraint in "
-        "the description too",
     ]
+
+
+def test_const_reaches_gemini_as_a_one_value_enum() -> None:
+    rendered = gemini.render_catalog(catalog_of([CORPUS["create_order"]]))
+    assert_gemini_accepts(rendered)
+    schema = rendered["functionDeclarations"][0]["parametersJsonSchema"]
+    kind = schema["properties"]["fulfillment"]["anyOf"][0]["properties"]["kind"]
+    assert "const" not in kind and kind["enum"] == [
+        CORPUS["create_order"]["inputSchema"]["properties"]["fulfillment"]["anyOf"][0][
+            "properties"]["kind"]["const"]]
 
 
 def test_annotations_and_supported_keywords_raise_nothing() -> None:
