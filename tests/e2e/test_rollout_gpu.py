@@ -139,6 +139,16 @@ def children(cluster: Cluster, namespace: str) -> set[str]:
     return {f"{item['kind']}/{item['metadata']['name']}" for item in found["items"]}
 
 
+def _said(cond: dict[str, Any]) -> str:
+    """A condition as `status reason: message`, for records a failure prints whole."""
+    return f"{cond.get('status')} {cond.get('reason')}: {cond.get('message')}"
+
+
+def shown(seen: list[dict[str, Any]]) -> str:
+    """The records one per line: pytest cuts a long list's repr short."""
+    return "\n" + "\n".join(json.dumps(e) for e in seen)
+
+
 def watch_capacity(cluster: Cluster, namespace: str, seen: list[dict[str, Any]],
                    done: Any) -> Any:
     """A wait_until predicate that also records each new status.rollout.capacity."""
@@ -152,7 +162,7 @@ def watch_capacity(cluster: Cluster, namespace: str, seen: list[dict[str, Any]],
                      "canary": capacity["canaryReplicas"],
                      "progressing": condition(cluster, namespace, "Progressing")
                      .get("message", ""),
-                     "ready": condition(cluster, namespace, "Ready").get("status")}
+                     "ready": _said(condition(cluster, namespace, "Ready"))}
             if not seen or seen[-1] != entry:
                 seen.append(entry)
         return done(found)
@@ -177,13 +187,13 @@ def test_a_full_a100_node_swaps_through_every_step_to_promotion(
         300, "promotion with 4 ready pods of 1.1.0 and the autoscaler back", interval=1)
 
     moves = {(e["step"], e["mode"], e["stable"], e["canary"]) for e in seen}
-    assert (0, "swap", 3, 1) in moves, seen
-    assert (1, "swap", 2, 2) in moves, seen
+    assert (0, "swap", 3, 1) in moves, shown(seen)
+    assert (1, "swap", 2, 2) in moves, shown(seen)
     swapping = [e for e in seen if e["phase"] == "Progressing" and e["stable"] == 3]
     assert any("0 free on 1 matching node(s); swapping (auto: no room to surge): stable 3, "
-               "canary 1" in e["progressing"] for e in swapping), seen
+               "canary 1" in e["progressing"] for e in swapping), shown(seen)
     # Ready throughout, so the service stays in the catalogs while its GPUs move.
-    assert all(e["ready"] == "True" for e in seen), seen
+    assert all(e["ready"].startswith("True ") for e in seen), shown(seen)
     assert pods.fewest_ready is not None and pods.fewest_ready >= 3
     assert pods.longest_pending <= POLL_SECONDS
 
@@ -228,7 +238,7 @@ def test_a_failing_canary_in_swap_mode_gives_every_gpu_back_to_the_old_version(
         and f"HorizontalPodAutoscaler/{NAME}" in children(cluster, ns))),
         300, "the rollback with 4 ready pods of 1.0.0 and the autoscaler back", interval=1)
 
-    assert any(e["mode"] == "swap" and e["canary"] == 1 for e in seen), seen
+    assert any(e["mode"] == "swap" and e["canary"] == 1 for e in seen), shown(seen)
     assert status(cluster, ns)["rollout"]["reason"] == "AnalysisFailed"
     assert pods.fewest_ready is not None and pods.fewest_ready >= 3
     assert pods.longest_pending <= POLL_SECONDS
@@ -290,8 +300,8 @@ def test_a_mig_service_swaps_its_slices_through_to_promotion(
         300, "promotion with 2 ready pods of 1.1.0 on the MIG slices", interval=1)
 
     assert (0, "swap", 1, 1) in {(e["step"], e["mode"], e["stable"], e["canary"])
-                                 for e in seen}, seen
+                                 for e in seen}, shown(seen)
     assert any("each canary pod needs 1 x nvidia.com/mig-1g.10gb; 0 free on 1 matching "
-               "node(s); swapping" in e["progressing"] for e in seen), seen
+               "node(s); swapping" in e["progressing"] for e in seen), shown(seen)
     assert pods.fewest_ready is not None and pods.fewest_ready >= 1
     assert pods.longest_pending <= POLL_SECONDS
