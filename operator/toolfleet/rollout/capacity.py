@@ -186,15 +186,22 @@ def _give_back(full: int, floor: int, pods: Pods, room: Room | None,
                swapped: bool) -> CapacityPlan:
     """No canary wanted: a stable left short by a swap gets its pods before the canary's go.
 
-    Done once the stable is full again, or when nothing says a swap took its
-    pods (`swapped`: a recorded full count) and no canary runs.
+    Done once the stable is full again with all its pods ready, or when
+    nothing says a swap took its pods (`swapped`: a recorded full count) and
+    no canary runs. Until its last pods are ready the swap's promise holds
+    (minReplicas - maxUnavailable across both tracks): ending at the count
+    alone would leave the service below minReplicas, and so not Ready, for
+    as long as those pods start.
     """
-    if pods.stable_replicas >= full or (pods.canary_replicas == 0 and not swapped):
+    if (pods.stable_replicas >= full and pods.stable_ready >= full) or (
+            pods.canary_replicas == 0 and not swapped):
         return CapacityPlan(CapacityMode.surge, None, 0, 0, full)
     slots = full + pods.canary_replicas if room is None else room.slots
     stable, canary = _shift(full, 0, pods, slots, floor)
-    message = (f"giving GPUs back to stable: stable {stable} of {full}, canary {canary} "
-               f"(at least {floor} ready)")
+    starting = (f" ({pods.stable_ready} ready)" if stable == pods.stable_replicas
+                and pods.stable_ready < stable else "")
+    message = (f"giving GPUs back to stable: stable {stable} of {full}{starting}, canary "
+               f"{canary} (at least {floor} ready)")
     return CapacityPlan(CapacityMode.swap, stable, canary, 0, full, message=message)
 
 

@@ -205,8 +205,12 @@ def _ready_while_swapping(conditions: list[Condition], capacity: CapacityPlan,
                           now: str) -> list[Condition]:
     ready, floor = serving
     found = find(conditions, "Ready")
-    if not capacity.swapping or found is None or found.reason != "ReplicasNotReady" or (
-            ready < max(floor, 1)):
+    # Unschedulable too: the stable Deployment's own in-place replacement
+    # (maxSurge 0) creates each new pod while the old one still holds its GPU,
+    # and the scheduler refuses it until that pod is gone. Schedulable says so;
+    # the pods that serve still keep the promise.
+    if not capacity.swapping or found is None or found.reason not in (
+            "ReplicasNotReady", "Unschedulable") or ready < max(floor, 1):
         return conditions
     before = find(previous, "Ready")
     since = before.last_transition_time if before is not None and (

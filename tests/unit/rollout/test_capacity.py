@@ -98,6 +98,21 @@ def test_rollback_gives_the_gpus_back_to_stable_before_the_canary_goes() -> None
     assert (plan.swapping, plan.canary_replicas, plan.message) == (False, 0, "")
 
 
+def test_the_give_back_ends_only_once_the_stables_last_pods_are_ready() -> None:
+    # Ending at the count alone would put the autoscaler back, and the service
+    # below minReplicas (not Ready), while those pods start.
+    starting = Pods(stable_replicas=4, stable_ready=3)
+    plan = plan_capacity(CapacityMode.swap, 0, min_replicas=4, max_unavailable=1,
+                         pods=starting, room=a100(), full_replicas=4)
+    assert (plan.swapping, plan.stable_replicas, plan.canary_replicas) == (True, 4, 0)
+    assert plan.message == ("giving GPUs back to stable: stable 4 of 4 (3 ready), canary 0 "
+                            "(at least 3 ready)")
+    # Never swapped (no recorded count): nothing to give back, however many are ready.
+    plan = plan_capacity(CapacityMode.swap, 0, min_replicas=4, max_unavailable=1,
+                         pods=starting, room=a100())
+    assert (plan.swapping, plan.message) == (False, "")
+
+
 def test_weights_outside_0_to_100_are_refused() -> None:
     with pytest.raises(ValueError, match="weight must be a percentage"):
         plan_capacity(CapacityMode.auto, 101, min_replicas=1, max_unavailable=1,

@@ -10,10 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolfleet.api.common import Condition
-from toolfleet.api.toolservice import RolloutStatus, ToolServiceSpec, ToolServiceStatus
+from toolfleet.api.toolservice import (
+    CapacityMode,
+    RolloutStatus,
+    ToolServiceSpec,
+    ToolServiceStatus,
+)
 from toolfleet.placement.inventory import Fit
 from toolfleet.status.conditions import find
-from toolfleet.status.toolservice import Observed, compute_status
+from toolfleet.rollout.capacity import CapacityPlan
+from toolfleet.status.toolservice import Observed, compute_status, show_capacity
 
 PROPERTIES = settings(max_examples=50, deadline=None)
 T1, T2, T3 = "2025-01-01T00:00:00Z", "2025-01-01T00:05:00Z", "2025-01-01T00:10:00Z"
@@ -229,6 +235,32 @@ def test_too_few_gpus_keep_the_fits_numbers_and_add_the_schedulers_words() -> No
     schedulable = condition(status(spec(min_replicas=2, gpu=True), observed), "Schedulable")
     assert (schedulable.status, schedulable.reason) == ("False", "InsufficientGPU")
     assert schedulable.message == f"{fit.message}; the scheduler: {SCHEDULER}"
+
+
+@pytest.mark.parametrize(("serving", "ready"), [(3, "True"), (2, "False")])
+def test_a_swap_keeps_ready_while_a_replacement_pod_waits_for_the_gpu_of_the_one_it_replaces(
+        serving: int, ready: str) -> None:
+    # Promotion mid-swap: the stable rolls in place (maxSurge 0), so its new pod
+    # waits for the GPU its old pod still holds, and the scheduler says so.
+    fit = gpu_fit(4, "GPUAvailable", "4 replica(s) fit on 1 matching node(s) (gpu-l4-0)")
+    observed = replace(observe(deployment(wanted=2, ready=1, updated=1), fit=fit),
+                       unschedulable=SCHEDULER)
+    computed = status(spec(min_replicas=4, gpu=True), observed)
+    assert condition(computed, "Ready").reason == "Unschedulable"
+    giving_back = CapacityPlan(CapacityMode.swap, 2, 2, 0, 4, message=(
+        "giving GPUs back to stable: stable 2 of 4, canary 2 (at least 3 ready)"))
+    shown = show_capacity(computed, giving_back, True, [], T2, serving=(serving, 3))
+    found = condition(shown, "Ready")
+    assert found.status == ready
+    if ready == "True":
+        assert found.message == (
+            "3 replica(s) ready across stable and canary while GPUs move between them "
+            "(at least 3 promised: minReplicas - maxUnavailable)")
+    else:
+        assert (found.reason, found.message) == ("Unschedulable", SCHEDULER)
+    schedulable = condition(shown, "Schedulable")
+    assert (schedulable.status, schedulable.reason) == ("False", "Unschedulable")
+    assert schedulable.message.startswith(SCHEDULER)
 
 
 def test_an_apply_failure_is_why_not_ready_even_when_pods_cannot_be_placed() -> None:
