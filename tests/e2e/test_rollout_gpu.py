@@ -150,12 +150,17 @@ def shown(seen: list[dict[str, Any]]) -> str:
 
 
 def watch_capacity(cluster: Cluster, namespace: str, seen: list[dict[str, Any]],
-                   done: Any) -> Any:
-    """A wait_until predicate that also records each new status.rollout.capacity."""
+                   done: Any, readiness: list[str] | None = None) -> Any:
+    """A wait_until predicate that also records each new status.rollout.capacity, and into
+    `readiness` each new Ready condition, with or without a capacity (`_said`)."""
     def check() -> Any:
         found = status(cluster, namespace)
         rollout = found.get("rollout") or {}
         capacity = rollout.get("capacity")
+        if readiness is not None:
+            said = _said(condition(cluster, namespace, "Ready"))
+            if not readiness or readiness[-1] != said:
+                readiness.append(said)
         if capacity is not None:
             entry = {"step": rollout.get("step"), "phase": rollout.get("phase"),
                      "mode": capacity["mode"], "stable": capacity["stableReplicas"],
@@ -179,11 +184,12 @@ def test_a_full_a100_node_swaps_through_every_step_to_promotion(
     apply(cluster, gpu_release(ns, "1.1.0", A100, 4))
 
     seen: list[dict[str, Any]] = []
+    readiness: list[str] = []
     wait_until(watch_capacity(cluster, ns, seen, lambda s: (
         (s.get("rollout") or {}).get("phase") == "Promoted"
         and ready_pods(cluster, ns) == {"1.1.0": 4}
         and f"Deployment/{NAME}-canary" not in children(cluster, ns)
-        and f"HorizontalPodAutoscaler/{NAME}" in children(cluster, ns))),
+        and f"HorizontalPodAutoscaler/{NAME}" in children(cluster, ns)), readiness),
         300, "promotion with 4 ready pods of 1.1.0 and the autoscaler back", interval=1)
 
     moves = {(e["step"], e["mode"], e["stable"], e["canary"]) for e in seen}
@@ -194,6 +200,8 @@ def test_a_full_a100_node_swaps_through_every_step_to_promotion(
                "canary 1" in e["progressing"] for e in swapping), shown(seen)
     # Ready throughout, so the service stays in the catalogs while its GPUs move.
     assert all(e["ready"].startswith("True ") for e in seen), shown(seen)
+    # And once the swap is over: the autoscaler comes back with the stable's pods all ready.
+    assert all(said.startswith("True ") for said in readiness), "\n".join(readiness)
     assert pods.fewest_ready is not None and pods.fewest_ready >= 3
     assert pods.longest_pending <= POLL_SECONDS
 
