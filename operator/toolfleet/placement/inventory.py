@@ -22,8 +22,6 @@ class NodeGPU:
     product: str | None
     memory_mib: int | None
     allocatable: Mapping[str, int] = field(default_factory=dict)
-    # (key, value, effect) of each taint.
-    taints: tuple[tuple[str, str, str], ...] = ()
     # Not compared: a node's labels change often (GPU feature discovery stamps a time),
     # and only the GPU facts above decide whether GPU services are reconciled again.
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -69,8 +67,6 @@ def node_gpu(node: Mapping[str, Any]) -> NodeGPU:
     allocatable = {k: _quantity(v) for k, v in (status.get("allocatable") or {}).items()
                    if k.startswith(GPU_RESOURCE_PREFIXES)}
     memory = labels.get(MEMORY_LABEL)
-    taints = tuple((str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or ""))
-                   for t in (node.get("spec") or {}).get("taints") or [])
     return NodeGPU(
         name=meta.get("name", ""),
         ready=ready,
@@ -78,7 +74,6 @@ def node_gpu(node: Mapping[str, Any]) -> NodeGPU:
         product=labels.get(PRODUCT_LABEL),
         memory_mib=int(memory) if memory and memory.isdigit() else None,
         allocatable=allocatable,
-        taints=taints,
         labels={str(k): str(v) for k, v in labels.items()},
     )
 

@@ -38,12 +38,11 @@ def fit_of(gpu: dict[str, Any], wanted: int = 1,
 
 # -- node_gpu ----------------------------------------------------------------------
 
-def test_a_gpu_node_reports_product_memory_gpus_and_taint() -> None:
+def test_a_gpu_node_reports_product_memory_gpus_and_labels() -> None:
     body = node("gpu-a100-0")
     facts = node_gpu(body)
     assert facts == NodeGPU(name="gpu-a100-0", ready=True, schedulable=True, product=A100,
                             memory_mib=81920, allocatable={"nvidia.com/gpu": 4},
-                            taints=(("nvidia.com/gpu", "present", "NoSchedule"),),
                             labels=body["metadata"]["labels"])
     assert facts.labels["nvidia.com/gpu.product"] == A100
 
@@ -58,7 +57,7 @@ def test_a_mig_node_reports_its_slices_and_no_whole_gpus() -> None:
 def test_a_cpu_node_offers_no_gpu_and_cpu_or_memory_are_not_counted() -> None:
     facts = node_gpu(node("cpu-0"))
     assert facts.allocatable == {}
-    assert (facts.product, facts.memory_mib, facts.taints) == (None, None, ())
+    assert (facts.product, facts.memory_mib) == (None, None)
 
 
 def test_readiness_and_cordoning_are_read_from_the_node() -> None:

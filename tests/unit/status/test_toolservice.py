@@ -17,8 +17,8 @@ from toolfleet.api.toolservice import (
     ToolServiceStatus,
 )
 from toolfleet.placement.inventory import Fit
-from toolfleet.status.conditions import find
 from toolfleet.rollout.capacity import CapacityPlan
+from toolfleet.status.conditions import find
 from toolfleet.status.toolservice import Observed, compute_status, show_capacity
 
 PROPERTIES = settings(max_examples=50, deadline=None)
