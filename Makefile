@@ -65,7 +65,7 @@ test: $(STAMP) binaries deps lint ## everything CI runs: lint, unit and e2e test
 	  TOOLFLEET_SYSTEM_DEPS=1 TOOLFLEET_REAL_NODE=0 $(PYTEST) -q; \
 	fi
 
-demo: $(STAMP) binaries ## the operator on the local cluster with the sample services (DEMO_ARGS: hack/demo.py's options)
+demo: $(STAMP) binaries ## the operator on the local cluster with the sample services (DEMO_ARGS: .venv/bin/python hack/demo.py --help)
 	$(PY) hack/demo.py $(DEMO_ARGS)
 
 bench: $(STAMP) binaries ## benchmarks in hack/bench (ratios against baselines)

@@ -38,7 +38,7 @@ from toolfleet.catalog.validate import Severity, validate_toolservice_spec
 from toolfleet.jsonschema.compat import Incompatibility, compare_tool_schemas
 from toolfleet.placement.inventory import Fit, NodeGPU, fit
 from toolfleet.resources.children import Tracks, build_children, retired_children
-from toolfleet.resources.meta import REVISION_LABEL, Owner
+from toolfleet.resources.meta import REVISION_LABEL, TRACK_LABEL, Owner
 from toolfleet.resources.revisions import read_revisions
 from toolfleet.resources.tracks import Track, service_url
 from toolfleet.rollout.analysis import AnalysisKey, AnalysisTarget, StepAnalysis
@@ -323,7 +323,7 @@ def _capacity(world: World, spec: ToolServiceSpec, weight: int,
         full_replicas = recorded.full_replicas
     canary = world.canary or {}
     stable_ready = _ready(world.stable)
-    if _rolling(world.stable, stable_revision):
+    if _rolling(world.stable, stable_revision, world.pods or ()):
         stable_ready = max(0, min(stable_ready, world.stable_replicas)
                            - spec.rollout.max_unavailable)
     found = gpu_fit(world, spec)
@@ -336,22 +336,38 @@ def _capacity(world: World, spec: ToolServiceSpec, weight: int,
                 canary_replicas=int((canary.get("spec") or {}).get("replicas") or 0),
                 canary_ready=_ready(world.canary),
                 held=None if found is None else held_by(
-                    world.gpu_pods, world.namespace, world.name, found))
+                    world.gpu_pods, world.namespace, world.name, found),
+                stable_failing=_stable_failure(world) is not None)
     return plan_capacity(spec.rollout.capacity, weight,
                          min_replicas=spec.autoscaling.min_replicas,
                          max_unavailable=spec.rollout.max_unavailable, pods=pods, room=room,
                          full_replicas=full_replicas)
 
 
-def _rolling(deployment: Mapping[str, Any] | None, revision: str | None) -> bool:
-    """Whether the Deployment's pods are not yet all of `revision`'s template."""
+def _rolling(deployment: Mapping[str, Any] | None, revision: str | None,
+             pods: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the stable Deployment's pods are not yet all of `revision`'s template.
+
+    The Deployment's status is summed from its ReplicaSets' and lags them: for
+    a moment after a new pod is ready it can show every replica updated while
+    an old pod still serves, and the Deployment controller is about to take
+    that pod down. So a status not yet observed for this generation, or a
+    live stable pod of another revision, also says it rolls.
+    """
     if deployment is None:
         return False
-    labels = (deployment.get("metadata") or {}).get("labels") or {}
+    meta = deployment.get("metadata") or {}
     status = deployment.get("status") or {}
     replicas = int(status.get("replicas") or 0)
-    return labels.get(REVISION_LABEL) != revision or (
-        int(status.get("updatedReplicas") or 0) < replicas)
+    if (meta.get("labels") or {}).get(REVISION_LABEL) != revision or (
+            int(status.get("updatedReplicas") or 0) < replicas) or (
+            status.get("observedGeneration") != meta.get("generation")):
+        return True
+    return any(labels.get(TRACK_LABEL) == Track.stable.value
+               and labels.get(REVISION_LABEL) != revision
+               and not (pod.get("metadata") or {}).get("deletionTimestamp")
+               for pod in pods
+               if (labels := (pod.get("metadata") or {}).get("labels") or {}))
 
 
 def _ready(deployment: Mapping[str, Any] | None) -> int:

@@ -150,9 +150,21 @@ class Decision:
         return self.analyze is not None
 
     def apply(self, status: ToolServiceStatus) -> ToolServiceStatus:
-        """`status` with this decision's rollout fields and conditions written in."""
+        """`status` with this decision's rollout fields and conditions written in.
+
+        A Degraded that `status` already holds for a failure of the children or
+        the pods that serve (ApplyFailed, DeploymentFailing) stands over the
+        rollout's own Degraded (rolled back, aborted, CanaryNotReady): it is
+        what needs doing now, and the rollout's state stays in Progressing,
+        RolloutHealthy and status.rollout.
+        """
         conditions = list(status.conditions)
+        failing = find(conditions, ConditionType.degraded)
+        keep_degraded = failing is not None and failing.status == "True" and (
+            failing.reason in (Reason.apply_failed, Reason.deployment_failing))
         for condition in self.conditions:
+            if keep_degraded and condition.type == ConditionType.degraded:
+                continue
             conditions = set_condition(conditions, condition)
         return status.model_copy(update={
             "rollout": self.rollout,

@@ -20,7 +20,8 @@ in status.rollout.capacity, so a restart anywhere loses nothing.
 - **auto** surges while the canary fits beside the stable pods, else swaps.
 - With no canary wanted (weight 0: promoted, rolled back, aborted) while a
   swap left the stable short, the same rule gives the GPUs back: the canary's
-  pods go only as the stable's become ready, until the stable is full again.
+  pods go only as the stable's become ready, until the stable is full again
+  with all its pods ready, or failing (`Pods.stable_failing`).
 
 Services without GPUs always surge: nothing in the inventory limits them.
 """
@@ -64,6 +65,10 @@ class Pods:
     held: int | None = None
     """Pods of this service, of both tracks, that hold the GPUs of a slot now, terminating
     ones included; None: as many as the replicas say."""
+    stable_failing: bool = False
+    """The stable's pods fail as things stand (`status.pods.failure_state`: a crash loop, an
+    image that cannot be pulled, a pod the scheduler refuses, ProgressDeadlineExceeded):
+    waiting for them to become ready would never end."""
 
 
 @dataclass(frozen=True)
@@ -190,10 +195,14 @@ def _give_back(full: int, floor: int, pods: Pods, room: Room | None,
     nothing says a swap took its pods (`swapped`: a recorded full count) and
     no canary runs. Until its last pods are ready the swap's promise holds
     (minReplicas - maxUnavailable across both tracks): ending at the count
-    alone would leave the service below minReplicas, and so not Ready, for
-    as long as those pods start.
+    alone would bring the autoscaler back and judge Ready by the stable's
+    ready pods against minReplicas while those pods start, minutes for a
+    model that loads its weights. A stable whose pods fail
+    (`Pods.stable_failing`) ends it at the count: they would never be ready,
+    and Degraded says why.
     """
-    if (pods.stable_replicas >= full and pods.stable_ready >= full) or (
+    settled = pods.stable_ready >= full or pods.stable_failing
+    if (pods.stable_replicas >= full and settled) or (
             pods.canary_replicas == 0 and not swapped):
         return CapacityPlan(CapacityMode.surge, None, 0, 0, full)
     slots = full + pods.canary_replicas if room is None else room.slots

@@ -172,9 +172,12 @@ def show_capacity(status: ToolServiceStatus, capacity: CapacityPlan, gpu: bool,
     stored conditions: Schedulable keeps their lastTransitionTime when its
     status does not change, and takes `now` (RFC 3339) when it does.
 
-    While a swap holds the stable below minReplicas, `Ready` counts the ready
-    pods of both tracks against what the swap promises: `serving` is (ready
-    pods of both tracks, minReplicas - maxUnavailable).
+    While a swap holds the stable below minReplicas, or gives it back until
+    its last pods are ready, `Ready` counts the ready pods of both tracks
+    against what the swap promises: `serving` is (ready pods of both tracks,
+    minReplicas - maxUnavailable). That holds while the scheduler makes a
+    replacement pod wait (Schedulable reason Unschedulable), not when the GPU
+    inventory says the floor no longer fits.
     """
     if not capacity.message:
         return status
@@ -205,20 +208,27 @@ def _ready_while_swapping(conditions: list[Condition], capacity: CapacityPlan,
                           now: str) -> list[Condition]:
     ready, floor = serving
     found = find(conditions, "Ready")
-    # Unschedulable too: the stable Deployment's own in-place replacement
-    # (maxSurge 0) creates each new pod while the old one still holds its GPU,
-    # and the scheduler refuses it until that pod is gone. Schedulable says so;
-    # the pods that serve still keep the promise.
-    if not capacity.swapping or found is None or found.reason not in (
-            "ReplicasNotReady", "Unschedulable") or ready < max(floor, 1):
+    schedulable = find(conditions, "Schedulable")
+    # The scheduler's refusal too: the stable Deployment's own in-place
+    # replacement (maxSurge 0) creates each new pod while the old one still
+    # holds its GPU, and the scheduler refuses it until that pod is gone.
+    # Schedulable says so; the pods that serve still keep the promise. Not
+    # the inventory's count (InsufficientGPU, NoMatchingNodes): the floor no
+    # longer fits.
+    waits = found is not None and found.reason == "Unschedulable" and (
+        schedulable is not None and schedulable.reason == "Unschedulable")
+    if not capacity.swapping or found is None or ready < max(floor, 1) or not (
+            found.reason == "ReplicasNotReady" or waits):
         return conditions
     before = find(previous, "Ready")
     since = before.last_transition_time if before is not None and (
         before.status == "True") else now
+    why = ("across stable and canary while GPUs move between them" if capacity.canary_replicas
+           else "while the stable's last pods start")
     return [c.model_copy(update={
         "status": "True", "reason": "ReplicasReady", "last_transition_time": since,
-        "message": f"{ready} replica(s) ready across stable and canary while GPUs move "
-                   f"between them (at least {floor} promised: minReplicas - maxUnavailable)"})
+        "message": f"{ready} replica(s) ready {why} (at least {floor} promised: "
+                   "minReplicas - maxUnavailable)"})
             if c.type == "Ready" else c for c in conditions]
 
 

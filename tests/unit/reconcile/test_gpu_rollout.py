@@ -67,6 +67,13 @@ class Cluster:
     terminating: int = 0
     # Free A100s on a second node, labelled pool=b (the first is pool=a).
     spare_elsewhere: int = 0
+    # Pods started in one round are ready only at the end of the next (a model loading).
+    late: bool = False
+    # The stable's newest pods of its own revision that crash-loop, never ready.
+    crashing: int = 0
+    # The stable Deployment's status lags its ReplicaSets: every replica shows updated
+    # while old pods still serve (the pods themselves are read, as the operator does).
+    lagging: bool = False
 
     def world(self) -> World:
         node = NodeGPU(name="a100", ready=True, schedulable=True, product=A100,
@@ -79,10 +86,31 @@ class Cluster:
         others = {"a100": [("team-b", "blocker", {"nvidia.com/gpu": self.held_by_others}),
                            *[("team-a", "forecaster", {"nvidia.com/gpu": 1})] * ours]}
         return World(toolservice=toolservice(self.spec, self.status, self.annotations),
-                     settings=Settings(), stable=_deployment("forecaster", self.stable),
+                     settings=Settings(),
+                     stable=_deployment("forecaster", self.stable, lagging=self.lagging),
                      canary=_deployment("forecaster-canary", self.canary),
                      revisions=self.revisions, nodes=[node, *spare], gpu_pods=others,
-                     pods=[])
+                     pods=self._crashing_pods() + self._stable_pods())
+
+    def _stable_pods(self) -> list[dict[str, Any]]:
+        if self.stable is None or not self.lagging:
+            return []
+        return [{"metadata": {"name": f"forecaster-{i}", "labels": {
+                    "toolfleet.io/track": "stable", "toolfleet.io/revision": revision}},
+                 "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+                for i, revision in enumerate(self.stable.running)]
+
+    def _crashing_pods(self) -> list[dict[str, Any]]:
+        if self.stable is None:
+            return []
+        mine = [r for r in self.stable.running if r == self.stable.revision]
+        return [{"metadata": {"name": f"forecaster-crash-{i}", "labels": {
+                    "toolfleet.io/track": "stable", "toolfleet.io/revision": revision}},
+                 "status": {"conditions": [{"type": "Ready", "status": "False"}],
+                            "containerStatuses": [{"name": "server", "state": {"waiting": {
+                                "reason": "CrashLoopBackOff",
+                                "message": "back-off 40s restarting failed container"}}}]}}
+                for i, revision in enumerate(mine[-self.crashing:] if self.crashing else [])]
 
     def apply(self, the_plan: Plan) -> None:
         for child in the_plan.children:
@@ -135,22 +163,30 @@ class Cluster:
         self.lowest_ready = min(self.lowest_ready, sum(t.ready for t in tracks))
         free = (self.gpus - self.held_by_others - self.terminating
                 - sum(len(t.running) for t in tracks))
+        started = {}
         for track in tracks:
+            kept = len(track.running)
             while len(track.running) < track.replicas and free > 0:
                 track.running.append(track.revision)
                 free -= 1
+            started[id(track)] = len(track.running) - kept
         pending = sum(t.replicas - len(t.running) for t in tracks)
         self.pending_rounds = self.pending_rounds + 1 if pending else 0
         self.terminating = 0  # gone by the next reconcile
         for track in tracks:
-            track.ready = len(track.running)
+            track.ready = len(track.running) - (started[id(track)] if self.late else 0)
+        if self.stable is not None and self.crashing:
+            mine = sum(1 for r in self.stable.running if r == self.stable.revision)
+            self.stable.ready = min(self.stable.ready,
+                                    len(self.stable.running) - min(self.crashing, mine))
 
 
-def _deployment(name: str, track: Track | None) -> dict[str, Any] | None:
+def _deployment(name: str, track: Track | None, lagging: bool = False
+                ) -> dict[str, Any] | None:
     if track is None:
         return None
     every = track.running and all(r == track.revision for r in track.running)
-    updated = len(track.running) if every else 0
+    updated = len(track.running) if every or lagging else 0
     return {"metadata": {"name": name, "generation": 1,
                          "labels": {"toolfleet.io/revision": track.revision}},
             "spec": {"replicas": track.replicas},
@@ -275,6 +311,76 @@ def test_a_rollback_in_swap_mode_gives_the_gpus_back_to_the_old_version() -> Non
     assert cluster.stable is not None and cluster.stable.running == [old] * 4
     assert cluster.lowest_ready >= 3
     assert cluster.status["rollout"]["phase"] == "Aborted"
+
+
+def conditions_of(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in cluster.status.get("conditions") or []}
+
+
+def test_pods_slow_to_start_keep_the_service_ready_and_the_autoscaler_off_until_all_are() -> None:
+    cluster = deployed()
+    cluster.late = True  # each new pod is ready a reconcile after it starts
+    cluster.spec = spec("1.1.0")
+    seen: list[tuple[str, str, bool, int]] = []
+
+    def watched(c: Cluster) -> bool:
+        ready = conditions_of(c)["Ready"]
+        stable_ready = c.stable.ready if c.stable else 0
+        seen.append((ready["status"], ready["message"], c.hpa, stable_ready))
+        return promoted(c)
+
+    run_until(cluster, watched, T0 + timedelta(minutes=1), rounds=120)
+    assert all(status == "True" for status, *_ in seen), seen
+    # The autoscaler returns only once the stable's 4 pods are all ready.
+    assert all(ready == 4 for _, _, hpa, ready in seen[seen.index(next(
+        s for s in seen if s[2] and s is not seen[0])):]), seen
+    assert any("while the stable's last pods start" in message for _, message, *_ in seen), seen
+
+
+@pytest.mark.parametrize("promote_at", ["step 1", "step 2"])
+def test_a_promotion_keeps_the_promise_when_the_stables_status_lags_its_pods(
+        promote_at: str) -> None:
+    # The stable rolls in place to the promoted revision, maxUnavailable at a time; its
+    # status claims every pod updated while an old one still serves. Taking a canary pod
+    # away then as well would put both budgets on top of each other.
+    cluster = deployed()
+    cluster.lagging = True
+    cluster.spec = spec("1.1.0")
+    now = T0 + timedelta(minutes=1)
+    rounds = 3 if promote_at == "step 1" else 9
+    for _ in range(rounds):
+        reconcile(cluster, now)
+        now += timedelta(seconds=10)
+    assert cluster.canary is not None and cluster.canary.ready == (
+        1 if promote_at == "step 1" else 2), cluster
+    cluster.lowest_ready = 99
+    cluster.annotations[CONTROL_ANNOTATION] = "promote:1"
+    run_until(cluster, promoted, now)
+    assert cluster.lowest_ready >= 3  # minReplicas 4 - maxUnavailable 1
+
+
+def test_a_stable_pod_that_never_becomes_ready_ends_the_give_back_at_the_count() -> None:
+    cluster = deployed(capacity="swap")
+    cluster.spec = spec("1.1.0", capacity="swap")
+    now = T0 + timedelta(minutes=1)
+    for _ in range(4):
+        reconcile(cluster, now)
+    assert cluster.canary is not None and cluster.canary.replicas == 1
+    cluster.crashing = 1  # the stable's next pod crash-loops
+    cluster.annotations[CONTROL_ANNOTATION] = "abort:1"
+
+    def over(c: Cluster) -> bool:
+        return c.canary is None and c.hpa and c.stable is not None and c.stable.replicas == 4
+
+    now, _ = run_until(cluster, over, now)
+    reconcile(cluster, now + timedelta(seconds=10))
+    assert cluster.status["rollout"].get("capacity") is None
+    conditions = conditions_of(cluster)
+    assert (conditions["Ready"]["status"], conditions["Ready"]["message"]) == (
+        "False", "3/4 replica(s) ready")
+    assert (conditions["Degraded"]["status"], conditions["Degraded"]["reason"]) == (
+        "True", "DeploymentFailing")
+    assert "CrashLoopBackOff" in conditions["Degraded"]["message"]
 
 
 def test_surge_without_room_pauses_with_insufficient_gpu_and_goes_on_when_a_gpu_frees() -> None:

@@ -107,6 +107,16 @@ def test_the_give_back_ends_only_once_the_stables_last_pods_are_ready() -> None:
     assert (plan.swapping, plan.stable_replicas, plan.canary_replicas) == (True, 4, 0)
     assert plan.message == ("giving GPUs back to stable: stable 4 of 4 (3 ready), canary 0 "
                             "(at least 3 ready)")
+    # Pods that fail would never be ready: the give-back ends at the count (Degraded says why).
+    failing = Pods(stable_replicas=4, stable_ready=3, stable_failing=True)
+    plan = plan_capacity(CapacityMode.swap, 0, min_replicas=4, max_unavailable=1,
+                         pods=failing, room=a100(), full_replicas=4)
+    assert (plan.swapping, plan.message) == (False, "")
+    # More slots than the full count: the canary still goes only as the stable is ready.
+    spare = Pods(stable_replicas=4, stable_ready=2, canary_replicas=2, canary_ready=2)
+    plan = plan_capacity(CapacityMode.swap, 0, min_replicas=4, max_unavailable=1,
+                         pods=spare, room=a100(slots=6, free=6), full_replicas=4)
+    assert (plan.swapping, plan.stable_replicas, plan.canary_replicas) == (True, 4, 1)
     # Never swapped (no recorded count): nothing to give back, however many are ready.
     plan = plan_capacity(CapacityMode.swap, 0, min_replicas=4, max_unavailable=1,
                          pods=starting, room=a100())

@@ -263,6 +263,30 @@ def test_a_swap_keeps_ready_while_a_replacement_pod_waits_for_the_gpu_of_the_one
     assert schedulable.message.startswith(SCHEDULER)
 
 
+def test_a_swap_is_not_ready_when_the_gpu_inventory_says_its_floor_no_longer_fits() -> None:
+    # Another workload took GPUs mid-swap: the inventory's count, not a replacement's wait.
+    observed = observe(deployment(wanted=2, ready=2), fit=gpu_fit(2))
+    computed = status(spec(min_replicas=4, gpu=True), observed)
+    assert condition(computed, "Schedulable").reason == "InsufficientGPU"
+    giving_back = CapacityPlan(CapacityMode.swap, 2, 1, 0, 4, message=(
+        "giving GPUs back to stable: stable 2 of 4, canary 1 (at least 3 ready)"))
+    shown = show_capacity(computed, giving_back, True, [], T2, serving=(3, 3))
+    ready = condition(shown, "Ready")
+    assert (ready.status, ready.reason) == ("False", "Unschedulable")
+
+
+def test_a_give_back_says_the_stables_last_pods_are_starting() -> None:
+    observed = observe(deployment(wanted=4, ready=3))
+    computed = status(spec(min_replicas=4, gpu=True), observed)
+    assert condition(computed, "Ready").reason == "ReplicasNotReady"
+    starting = CapacityPlan(CapacityMode.swap, 4, 0, 0, 4, message=(
+        "giving GPUs back to stable: stable 4 of 4 (3 ready), canary 0 (at least 3 ready)"))
+    ready = condition(show_capacity(computed, starting, True, [], T2, serving=(3, 3)), "Ready")
+    assert (ready.status, ready.message) == (
+        "True", "3 replica(s) ready while the stable's last pods start (at least 3 promised: "
+        "minReplicas - maxUnavailable)")
+
+
 def test_an_apply_failure_is_why_not_ready_even_when_pods_cannot_be_placed() -> None:
     observed = replace(observe(deployment(ready=0), errors=["Service forecaster: range is full"]),
                        unschedulable=SCHEDULER)
