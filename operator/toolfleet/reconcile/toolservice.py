@@ -474,8 +474,9 @@ def report(world: World, plan: Plan, applied: Applied, now: datetime) -> Report:
         new = show_capacity(new, plan.capacity, spec.gpu is not None, current.conditions,
                             stamp, serving)
     changed = new.to_wire() != current.to_wire()
-    events = condition_events(current.conditions, new.conditions,
-                              rollout_reports=bool(decision.events or decision.rollout))
+    said = {(c.type, c.reason) for c in decision.conditions} if (
+        decision.events or decision.rollout) else set()
+    events = condition_events(current.conditions, new.conditions, rollout_said=said)
     events = (events if changed else []) + [
         Event(EventType(e.type), e.reason, e.message) for e in decision.events]
     if applied.lifted:

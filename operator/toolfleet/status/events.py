@@ -10,7 +10,7 @@ raise no second event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,15 +51,17 @@ ROLLOUT_CONDITIONS = frozenset({ConditionType.progressing, ConditionType.degrade
 
 
 def condition_events(before: Sequence[Condition], after: Sequence[Condition], *,
-                     rollout_reports: bool = False) -> list[Event]:
+                     rollout_said: Collection[tuple[str, str]] = ()) -> list[Event]:
     """Events for the conditions that changed from `before` to `after`, in `after`'s order.
 
-    `rollout_reports`: the rollout emits its own events this reconcile, so its
-    conditions (Progressing, Degraded, RolloutHealthy) add none.
+    `rollout_said`: (type, reason) of the conditions the rollout wrote this
+    reconcile while it emits its own events; those add none. The same
+    condition types with a reason of their own (Degraded InvalidTools or
+    ApplyFailed beside a rollout's RevisionDeployed) still do.
     """
     events = []
     for cond in transitions(before, after):
-        if rollout_reports and cond.type in ROLLOUT_CONDITIONS:
+        if cond.type in ROLLOUT_CONDITIONS and (cond.type, cond.reason) in rollout_said:
             continue
         first = find(before, cond.type) is None
         if first and (cond.type, cond.status) in QUIET_FIRST:

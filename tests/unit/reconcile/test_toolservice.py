@@ -97,6 +97,18 @@ def test_apply_failures_show_in_status_naming_the_child() -> None:
     assert "Service forecaster" in degraded.message and "exceeded quota" in degraded.message
 
 
+def test_a_new_service_with_invalid_tools_says_so_in_a_warning_event() -> None:
+    spec = wire()
+    spec["tools"][0]["inputSchema"] = {"type": "object", "properties": {
+        "q": {"type": "string", "minLength": -3}}}
+    world = World(toolservice=toolservice(spec), settings=SETTINGS)
+    result = report(world, plan(world, NOW), Applied(), NOW)
+    warnings = {e.reason: e.message for e in result.events if e.type == "Warning"}
+    assert "InvalidTools" in warnings, result.events
+    assert "left out of every catalog" in warnings["InvalidTools"]
+    assert "minLength" in warnings["InvalidTools"]
+
+
 def test_an_unreadable_spec_is_reported_without_touching_children() -> None:
     world = World(toolservice=toolservice({"version": "1", "image": "x", "port": "http"}),
                   settings=SETTINGS)

@@ -48,10 +48,20 @@ def test_the_rollout_speaks_for_its_own_conditions() -> None:
               cond(ConditionType.ready, True, Reason.replicas_ready)]
     after = [cond(ConditionType.rollout_healthy, False, Reason.analysis_failed),
              cond(ConditionType.ready, False, Reason.replicas_not_ready)]
-    events = condition_events(before, after, rollout_reports=True)
+    said = {(ConditionType.rollout_healthy, Reason.analysis_failed)}
+    events = condition_events(before, after, rollout_said=said)
     assert [e.reason for e in events] == ["ReplicasNotReady"]
     assert [e.reason for e in condition_events(before, after)] == [
         "AnalysisFailed", "ReplicasNotReady"]
+
+
+def test_a_condition_the_rollout_did_not_write_is_announced_beside_the_rollouts_events() -> None:
+    # A new service: the rollout announces RevisionDeployed, and its tools are invalid.
+    after = [cond(ConditionType.degraded, True, Reason.invalid_tools, "left out of every catalog"),
+             cond(ConditionType.rollout_healthy, True, Reason.stable)]
+    said = {(ConditionType.rollout_healthy, Reason.stable)}
+    events = condition_events([], after, rollout_said=said)
+    assert [(e.type, e.reason) for e in events] == [(EventType.warning, "InvalidTools")]
 
 
 TYPES = st.sampled_from(list(ConditionType))
