@@ -43,6 +43,7 @@ class Reason(StrEnum):
     invalid_tools = "InvalidTools"
     invalid_spec = "InvalidSpec"
     tools_left_out = "ToolsLeftOut"
+    tools_renamed = "ToolsRenamed"
     # WithinToolLimits
     over_tool_limit = "OverToolLimit"
     # Progressing

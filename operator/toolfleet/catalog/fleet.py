@@ -16,6 +16,7 @@ from toolfleet.api.conditions import ConditionType, Reason, condition
 from toolfleet.api.toolcatalog import (
     SHORT_HASH_LENGTH,
     CollisionStrategy,
+    ConflictResolution,
     ToolCatalogSpec,
     ToolCatalogStatus,
 )
@@ -125,18 +126,25 @@ def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog
                    formats: Iterable[str] = VENDOR_FORMATS) -> ToolCatalogStatus:
     """A ToolCatalog's status after publishing `catalog` into `config_maps` in `formats`.
 
-    Degraded names each tool left out of one format, with the format and the
-    reason; WithinToolLimits is False while a format lists more tools than one
-    request of that vendor may carry (OpenAI: 128).
+    Degraded is True with reason ToolsLeftOut while a selected tool is not
+    published (a rejected name conflict, an exclusion), naming each tool left
+    out of one format with the format and the reason; with reason ToolsRenamed
+    while the only trouble is names shared by several services and published
+    prefixed (the plain name no longer calls anything). WithinToolLimits is
+    False while a format lists more tools than one request of that vendor may
+    carry (OpenAI: 128).
     """
     problems = len(catalog.conflicts) + len(catalog.excluded)
+    left_out = bool(catalog.excluded) or any(
+        c.resolution == ConflictResolution.rejected for c in catalog.conflicts)
     ready = condition(
         ConditionType.ready, True, Reason.published,
         f"{len(catalog.tools)} tool(s) published in {len(config_maps)} ConfigMap(s)",
         generation=generation, now=now)
     if problems:
         degraded = condition(
-            ConditionType.degraded, True, Reason.tools_left_out,
+            ConditionType.degraded, True,
+            Reason.tools_left_out if left_out else Reason.tools_renamed,
             _left_out_message(catalog), generation=generation, now=now)
     else:
         degraded = condition(ConditionType.degraded, False, Reason.as_expected, "",
@@ -163,8 +171,16 @@ def catalog_status(current: ToolCatalogStatus, generation: int, catalog: Catalog
 def _left_out_message(catalog: Catalog) -> str:
     everywhere = [e for e in catalog.excluded if e.format is None]
     one_format = [e for e in catalog.excluded if e.format is not None]
-    message = (f"{len(catalog.conflicts)} name conflict(s), {len(everywhere)} tool(s) "
-               "excluded")
+    rejected = [c for c in catalog.conflicts if c.resolution == ConflictResolution.rejected]
+    prefixed = [c for c in catalog.conflicts if c.resolution == ConflictResolution.prefixed]
+    message = (f"{len(rejected)} name conflict(s) left out, {len(prefixed)} published under "
+               f"prefixed names")
+    if prefixed:
+        renamed = "; ".join(f"{c.tool} as {', '.join(c.published_as)}"
+                            for c in prefixed[:MAX_FORMAT_EXCLUSIONS_NAMED])
+        more = len(prefixed) - MAX_FORMAT_EXCLUSIONS_NAMED
+        message += f" ({renamed}" + (f"; and {more} more)" if more > 0 else ")")
+    message += f", {len(everywhere)} tool(s) excluded"
     if one_format:
         named = "; ".join(f"{e.service} tool {e.tool} left out of {e.format}: "
                           f"{e.reason.removeprefix(f'left out of {e.format} only: ')}"

@@ -248,11 +248,27 @@ def test_a_name_conflict_degrades_the_catalog() -> None:
     status = catalog_status(ToolCatalogStatus(), 1, catalog, CONFIG_MAPS, T1)
     degraded = condition(status, "Degraded")
     assert (degraded.status, degraded.reason) == ("True", "ToolsLeftOut")
-    assert "1 name conflict(s), 0 tool(s) excluded" in degraded.message
+    assert ("1 name conflict(s) left out, 0 published under prefixed names, 0 tool(s) "
+            "excluded") in degraded.message
     assert [(c.tool, c.services) for c in status.conflicts] == [
         ("find", ["team-a/lookup", "team-a/search"])]
     assert condition(status, "Ready").status == "True"
     assert status.tool_count == 1
+
+
+def test_a_prefixed_conflict_says_the_tools_were_renamed_and_how() -> None:
+    (_, target) = targets(toolcatalog("tools", spec={"collisionStrategy": "prefix"}))
+    catalog = catalogs([target], entries(toolservice("search", tools=["find"]),
+                                         toolservice("lookup", tools=["find", "fetch"])))[
+        "team-a.tools"]
+    status = catalog_status(ToolCatalogStatus(), 1, catalog, CONFIG_MAPS, T1)
+    degraded = condition(status, "Degraded")
+    # Nothing was left out, but a caller of plain `find` now gets a 404.
+    assert (degraded.status, degraded.reason) == ("True", "ToolsRenamed")
+    assert degraded.message.startswith(
+        "0 name conflict(s) left out, 1 published under prefixed names (find as "
+        "lookup_find, search_find), 0 tool(s) excluded"), degraded.message
+    assert status.tool_count == 3
 
 
 def test_an_excluded_tool_degrades_the_catalog() -> None:
@@ -261,7 +277,8 @@ def test_an_excluded_tool_degrades_the_catalog() -> None:
     status = catalog_status(ToolCatalogStatus(), 1, catalog, CONFIG_MAPS, T1)
     degraded = condition(status, "Degraded")
     assert (degraded.status, degraded.reason) == ("True", "ToolsLeftOut")
-    assert "0 name conflict(s), 1 tool(s) excluded" in degraded.message
+    assert ("0 name conflict(s) left out, 0 published under prefixed names, 1 tool(s) "
+            "excluded") in degraded.message
     assert [(e.service, e.tool) for e in status.excluded] == [("team-a/starting", "warm")]
 
 
