@@ -235,7 +235,8 @@ class Access(ApiModel):
         description="public: in the default catalog, callable by any pod. internal: only in "
         "catalogs that select internal tools, callable from allowedCallers and the same "
         "namespace. private: in no catalog unless one selects private, callable only by "
-        "allowedCallers.",
+        "allowedCallers. Default: internal, so a new service is not in the built-in "
+        "default catalog until it says public.",
     )
     allowed_callers: list[Caller] = Field(
         default_factory=list, max_length=32,
