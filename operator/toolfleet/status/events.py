@@ -3,7 +3,7 @@
 A transition of a condition's status or reason is worth an Event, as
 `kubectl describe` users expect; a condition written for the first time in an
 ordinary state is not (every new ToolService would otherwise announce that it
-is not degraded). States a user must act on are Warnings. While a rollout
+is not degraded, or warn that its pods are still starting). States a user must act on are Warnings. While a rollout
 reports its own transitions (`rollout.canary.Decision.events`), its conditions
 raise no second event.
 """
@@ -45,6 +45,10 @@ QUIET_FIRST = frozenset({(ConditionType.degraded, "False"), (ConditionType.progr
                          (ConditionType.progressing, "False"),
                          (ConditionType.rollout_healthy, "True"),
                          (ConditionType.within_tool_limits, "True")})
+# First states with these reasons are too: a new service's pods starting is no
+# trouble (a Warning for every new ToolService taught users to skip Warnings).
+# Pods that cannot start say so through Degraded or Schedulable.
+QUIET_FIRST_REASONS = frozenset({(ConditionType.ready, "False", "ReplicasNotReady")})
 # Conditions the rollout reports through its own events when it has any.
 ROLLOUT_CONDITIONS = frozenset({ConditionType.progressing, ConditionType.degraded,
                                 ConditionType.rollout_healthy})
@@ -64,7 +68,8 @@ def condition_events(before: Sequence[Condition], after: Sequence[Condition], *,
         if cond.type in ROLLOUT_CONDITIONS and (cond.type, cond.reason) in rollout_said:
             continue
         first = find(before, cond.type) is None
-        if first and (cond.type, cond.status) in QUIET_FIRST:
+        if first and ((cond.type, cond.status) in QUIET_FIRST
+                      or (cond.type, cond.status, cond.reason) in QUIET_FIRST_REASONS):
             continue
         kind = EventType.warning if (cond.type, cond.status) in WARNINGS else EventType.normal
         message = f"{cond.type}={cond.status}: {cond.message}".rstrip(": ")

@@ -74,7 +74,8 @@ def test_a_new_service_gets_every_child_and_a_status_saying_it_is_not_ready_yet(
     assert result.status is not None
     ready = next(c for c in result.status.conditions if c.type == "Ready")
     assert (ready.status, ready.reason) == ("False", "ReplicasNotReady")
-    assert ("Warning", "ReplicasNotReady") in [(e.type, e.reason) for e in result.events]
+    # Pods starting are no trouble: a new service raises no Warning for them.
+    assert [e.reason for e in result.events if e.type == "Warning"] == []
 
 
 def test_a_steady_service_writes_no_status_and_emits_no_event() -> None:

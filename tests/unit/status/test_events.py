@@ -23,9 +23,17 @@ def test_a_new_service_announces_only_what_is_wrong() -> None:
              cond(ConditionType.progressing, True, Reason.deploying, "0/1 ready"),
              cond(ConditionType.ready, False, Reason.replicas_not_ready, "0/1 replica(s) ready")]
     events = condition_events([], after)
+    # Its pods starting is no trouble: no Warning for it.
+    assert [(e.type, e.reason) for e in events] == [(EventType.normal, "NoGPURequired")]
+    refused = [*after[:3], cond(ConditionType.ready, False, Reason.apply_failed, "quota")]
+    events = condition_events([], refused)
     assert [(e.type, e.reason) for e in events] == [
-        (EventType.normal, "NoGPURequired"), (EventType.warning, "ReplicasNotReady")]
-    assert events[1].message == "Ready=False: 0/1 replica(s) ready"
+        (EventType.normal, "NoGPURequired"), (EventType.warning, "ApplyFailed")]
+    assert events[1].message == "Ready=False: quota"
+    # Once Ready, losing it is a Warning.
+    ready = [cond(ConditionType.ready, True, Reason.replicas_ready, "1 replica(s) ready")]
+    (event,) = condition_events(ready, after[3:])
+    assert (event.type, event.reason) == (EventType.warning, "ReplicasNotReady")
 
 
 def test_becoming_ready_is_a_normal_event_and_staying_ready_is_none() -> None:
