@@ -3,9 +3,10 @@
 A transition of a condition's status or reason is worth an Event, as
 `kubectl describe` users expect; a condition written for the first time in an
 ordinary state is not (every new ToolService would otherwise announce that it
-is not degraded, or warn that its pods are still starting). States a user must act on are Warnings. While a rollout
-reports its own transitions (`rollout.canary.Decision.events`), its conditions
-raise no second event.
+is not degraded, or warn that its pods are still starting). States a user must
+act on are Warnings. While a rollout reports its own transitions
+(`rollout.canary.Decision.events`), the conditions it wrote raise no second
+event.
 """
 
 from __future__ import annotations
