@@ -155,9 +155,12 @@ def status(name: str, namespace: str | None) -> None:
     steps = (((body.get("spec") or {}).get("rollout") or {}).get("steps")) or []
     # The spec's steps are this record's only while the spec asks for its revision.
     of = f" of {len(steps)}" if steps and desired == current["revision"] else ""
+    step = f"step {current['step'] + 1}{of}"
+    # A promoted record's weight is 100 whichever step it was promoted from.
+    where = (f"promoted at {step}" if current["phase"] == "Promoted"
+             else f"{step}, weight {current['weight']}%")
     click.echo(f"rollout: {current['phase']} version {current['version']} "
-               f"(revision {current['revision']}), step {current['step'] + 1}{of}, "
-               f"weight {current['weight']}%")
+               f"(revision {current['revision']}), {where}")
     if current.get("message"):
         click.echo(f"         {current['message']}")
     if (current["phase"] in ("Aborted", "RolledBack") and desired != current["revision"]

@@ -192,6 +192,20 @@ def test_status_of_an_aborted_rollout_says_when_the_spec_was_reverted(api: FakeA
     assert "nothing rolls out" not in toolfleet("rollout", "status", "analyzer").stdout
 
 
+def test_status_of_a_promoted_rollout_says_the_step_it_was_promoted_at(api: FakeApi) -> None:
+    new = release("1.1.0")
+    api.objects["models", "analyzer"] = {"spec": new, "status": {
+        "stableVersion": "1.1.0", "stableRevision": revision(new), "rollout": {
+            "phase": "Promoted", "version": "1.1.0", "revision": revision(new), "step": 0,
+            "weight": 100, "message": "promoted by rollout-control"}}}
+
+    lines = toolfleet("rollout", "status", "analyzer").stdout.splitlines()
+
+    # Not "step 1 of 3, weight 100%", which reads as a first step at full weight.
+    assert lines[1] == (f"rollout: Promoted version 1.1.0 (revision {revision(new)}), "
+                        "promoted at step 1 of 3")
+
+
 def test_status_without_a_rollout(api: FakeApi) -> None:
     api.objects["models", "analyzer"] = {"status": {"stableVersion": "1.0.0"}}
     assert toolfleet("rollout", "status", "analyzer").stdout.splitlines() == [
