@@ -496,7 +496,16 @@ def report(world: World, plan: Plan, applied: Applied, now: datetime) -> Report:
 
 
 def _stable_failure(world: World) -> str | None:
-    failing = failure_state(world.stable, world.pods or (), Track.stable.value)
+    """Why the stable's pods fail in a way waiting will not mend (Degraded
+    DeploymentFailing, `Pods.stable_failing`); None when they do not.
+
+    Not a pod the scheduler holds back: Schedulable reports it in the
+    scheduler's words, and a GPU service's replacement pod waits so for the
+    GPU of the pod it replaces at every in-place roll. One refused for good
+    ends as the Deployment's ProgressDeadlineExceeded, which counts.
+    """
+    placed = [pod for pod in world.pods or () if unschedulable([pod]) is None]
+    failing = failure_state(world.stable, placed, Track.stable.value)
     return None if failing is None else failing.message
 
 

@@ -153,10 +153,10 @@ class Decision:
         """`status` with this decision's rollout fields and conditions written in.
 
         A Degraded that `status` already holds for a failure of the children or
-        the pods that serve (ApplyFailed, DeploymentFailing) stands over the
-        rollout's own Degraded (rolled back, aborted, CanaryNotReady): it is
-        what needs doing now, and the rollout's state stays in Progressing,
-        RolloutHealthy and status.rollout.
+        the pods that serve (ApplyFailed, DeploymentFailing) stands over any
+        Degraded of the rollout's (rolled back, aborted, CanaryNotReady,
+        BreakingSchemaChange): it is what needs doing now, and the rollout's
+        state stays in Progressing, RolloutHealthy and status.rollout.
         """
         conditions = list(status.conditions)
         failing = find(conditions, ConditionType.degraded)

@@ -67,8 +67,9 @@ class Pods:
     ones included; None: as many as the replicas say."""
     stable_failing: bool = False
     """The stable's pods fail as things stand (`status.pods.failure_state`: a crash loop, an
-    image that cannot be pulled, a pod the scheduler refuses, ProgressDeadlineExceeded):
-    waiting for them to become ready would never end."""
+    image that cannot be pulled, ReplicaFailure, ProgressDeadlineExceeded; not the
+    scheduler holding a pod back, which a GPU freeing mends): waiting for them to become
+    ready would never end."""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ QUIET_FIRST = frozenset({(ConditionType.degraded, "False"), (ConditionType.progr
                          (ConditionType.within_tool_limits, "True")})
 # First states with these reasons are too: a new service's pods starting is no
 # trouble (a Warning for every new ToolService taught users to skip Warnings).
-# Pods that cannot start say so through Degraded or Schedulable.
+# Pods that cannot start say so through Degraded or Schedulable; a readiness
+# probe that never passes, only once the Deployment's progress deadline (600 s
+# by default) makes it ProgressDeadlineExceeded.
 QUIET_FIRST_REASONS = frozenset({(ConditionType.ready, "False", "ReplicasNotReady")})
 # Conditions the rollout reports through its own events when it has any.
 ROLLOUT_CONDITIONS = frozenset({ConditionType.progressing, ConditionType.degraded,
@@ -60,9 +62,10 @@ def condition_events(before: Sequence[Condition], after: Sequence[Condition], *,
     """Events for the conditions that changed from `before` to `after`, in `after`'s order.
 
     `rollout_said`: (type, reason) of the conditions the rollout wrote this
-    reconcile while it emits its own events; those add none. The same
-    condition types with a reason of their own (Degraded InvalidTools or
-    ApplyFailed beside a rollout's RevisionDeployed) still do.
+    reconcile, whenever it has a rollout or events to report; those add none
+    (its own events speak for its transitions). The same condition types
+    with a reason of their own (Degraded InvalidTools or ApplyFailed beside a
+    rollout's RevisionDeployed) still do.
     """
     events = []
     for cond in transitions(before, after):

@@ -74,6 +74,8 @@ class Cluster:
     # The stable Deployment's status lags its ReplicaSets: every replica shows updated
     # while old pods still serve (the pods themselves are read, as the operator does).
     lagging: bool = False
+    # Stable pods the scheduler holds back (a replacement waiting for its GPU).
+    held_back: int = 0
 
     def world(self) -> World:
         node = NodeGPU(name="a100", ready=True, schedulable=True, product=A100,
@@ -90,7 +92,16 @@ class Cluster:
                      stable=_deployment("forecaster", self.stable, lagging=self.lagging),
                      canary=_deployment("forecaster-canary", self.canary),
                      revisions=self.revisions, nodes=[node, *spare], gpu_pods=others,
-                     pods=self._crashing_pods() + self._stable_pods())
+                     pods=self._crashing_pods() + self._stable_pods() + self._held_back_pods())
+
+    def _held_back_pods(self) -> list[dict[str, Any]]:
+        revision = self.stable.revision if self.stable else ""
+        return [{"metadata": {"name": f"forecaster-waiting-{i}", "labels": {
+                    "toolfleet.io/track": "stable", "toolfleet.io/revision": revision}},
+                 "status": {"phase": "Pending", "conditions": [
+                     {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                      "message": "0/9 nodes are available: 1 Insufficient nvidia.com/gpu"}]}}
+                for i in range(self.held_back)]
 
     def _stable_pods(self) -> list[dict[str, Any]]:
         if self.stable is None or not self.lagging:
@@ -357,6 +368,27 @@ def test_a_promotion_keeps_the_promise_when_the_stables_status_lags_its_pods(
     cluster.annotations[CONTROL_ANNOTATION] = "promote:1"
     run_until(cluster, promoted, now)
     assert cluster.lowest_ready >= 3  # minReplicas 4 - maxUnavailable 1
+
+
+def test_a_pod_the_scheduler_holds_back_is_no_failure_and_the_give_back_goes_on() -> None:
+    cluster = deployed()
+    cluster.late = True
+    cluster.spec = spec("1.1.0")
+
+    def at_count(c: Cluster) -> bool:
+        phase = (c.status.get("rollout") or {}).get("phase")
+        return phase == "Promoted" and c.stable is not None and (
+            c.stable.replicas == 4 and c.stable.ready < 4 and not c.hpa)
+
+    now, _ = run_until(cluster, at_count, T0 + timedelta(minutes=1), rounds=120)
+    cluster.held_back = 1  # the scheduler refuses it until a GPU frees
+    the_plan, _ = reconcile(cluster, now + timedelta(seconds=10))
+    assert the_plan.capacity is not None and the_plan.capacity.swapping, the_plan.capacity
+    conditions = conditions_of(cluster)
+    assert conditions["Ready"]["status"] == "True", conditions["Ready"]
+    assert (conditions["Schedulable"]["status"], conditions["Schedulable"]["reason"]) == (
+        "False", "Unschedulable")
+    assert conditions["Degraded"]["status"] == "False", conditions["Degraded"]
 
 
 def test_a_stable_pod_that_never_becomes_ready_ends_the_give_back_at_the_count() -> None:

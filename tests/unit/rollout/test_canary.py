@@ -1026,3 +1026,26 @@ def test_any_walk_keeps_the_invariants(moves: list[tuple[str, Any]],
             incompatibilities=() if status.stable_revision == observed.desired_revision
             else observed.incompatibilities), now)
         assert again.events == () and again.rollout == last.rollout
+
+
+@pytest.mark.parametrize("own", [Reason.apply_failed, Reason.deployment_failing])
+def test_a_failure_of_the_children_or_pods_stands_over_the_rollouts_degraded(
+        own: Reason) -> None:
+    from toolfleet.api.conditions import condition
+    from toolfleet.api.toolservice import ToolServiceStatus
+    from toolfleet.status.conditions import find
+
+    now = "2026-06-01T12:00:00Z"
+    aborted = condition(ConditionType.degraded, True, Reason.rollout_aborted, "aborted",
+                        generation=2, now=now)
+    decision = Decision(rollout=None, stable_revision="abc", stable_version="1.0.0",
+                        canary_revision=None, canary_version=None, canary_weight=0,
+                        conditions=(aborted,))
+    failing = ToolServiceStatus(conditions=[condition(
+        ConditionType.degraded, True, own, "the stable's pods fail", generation=2, now=now)])
+    kept = find(decision.apply(failing).conditions, ConditionType.degraded)
+    assert kept is not None and kept.reason == own
+    healthy = ToolServiceStatus(conditions=[condition(
+        ConditionType.degraded, False, Reason.as_expected, "", generation=2, now=now)])
+    said = find(decision.apply(healthy).conditions, ConditionType.degraded)
+    assert said is not None and said.reason == Reason.rollout_aborted
