@@ -7,6 +7,7 @@ and turns a verdict into kopf's answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,20 @@ def configure_webhook(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any
     kopf.on.validate(GROUP, VERSION, "toolservices", id="tools")(validate_tools)
 
 
-def validate_tools(body: kopf.Body, warnings: list[str], memo: kopf.Memo, **kwargs: Any) -> None:
-    """Refuse a ToolService whose tools are invalid or collide in a catalog that rejects it."""
+async def validate_tools(body: kopf.Body, warnings: list[str], memo: kopf.Memo,
+                         **kwargs: Any) -> None:
+    """Refuse a ToolService whose tools are invalid or collide in a catalog that rejects it.
+
+    The fleet is copied on the event loop, where the watches change kopf's
+    indices: a sync handler runs in a worker thread, and iterating them there
+    failed now and then with "dictionary changed size during iteration". The
+    decision, on the copy, runs in a thread.
+    """
     config = settings_of(memo)
     fleet = observe_fleet(kwargs["toolservices"], kwargs["toolcatalogs"],
                           kwargs["namespace_labels"])
-    verdict = admit_toolservice(
+    verdict = await asyncio.to_thread(
+        admit_toolservice,
         dict(body), toolservices=fleet.toolservices, toolcatalogs=fleet.toolcatalogs,
         namespace_labels=fleet.namespace_labels, operator_namespace=config.namespace,
         cluster_domain=config.cluster_domain,

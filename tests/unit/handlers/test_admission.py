@@ -6,6 +6,7 @@ against a real API server in tests/e2e/test_catalog.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,8 @@ def indices() -> dict[str, Any]:
 def test_a_refusal_is_answered_with_its_code_and_message() -> None:
     candidate = toolservice("broken", tools=["look up!"])
     with pytest.raises(kopf.AdmissionError, match=r"spec\.tools\[0\]\.name") as refused:
-        validate_tools(body=kopf.Body(candidate), warnings=[],
-                       memo=kopf.Memo(settings=Settings()), **indices())
+        asyncio.run(validate_tools(body=kopf.Body(candidate), warnings=[],
+                                   memo=kopf.Memo(settings=Settings()), **indices()))
     assert refused.value.code == 422
 
 
@@ -76,6 +77,6 @@ def test_an_admitted_toolservice_passes_its_warnings_on() -> None:
     candidate["spec"]["tools"][0]["inputSchema"]["$schema"] = (
         "http://json-schema.org/draft-07/schema#")
     warnings: list[str] = []
-    validate_tools(body=kopf.Body(candidate), warnings=warnings,
-                   memo=kopf.Memo(settings=Settings()), **indices())
+    asyncio.run(validate_tools(body=kopf.Body(candidate), warnings=warnings,
+                               memo=kopf.Memo(settings=Settings()), **indices()))
     assert len(warnings) == 1
